@@ -1,0 +1,32 @@
+"""lcsbench: the Methods section of *Label conditioned segmentation* as a workflow.
+
+Raw T1 heads -> skull stripping -> one resample to 1 mm RAS 160x208x160 -> three random
+train/atlas/val/test splits. Every rule calls one `lcsbench` subcommand; logic lives in
+src/lcsbench/. Run everything with `snakemake`; see README.md.
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "schemas/config.schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/phantom.smk"
+include: "rules/preprocess.smk"
+include: "rules/splits.smk"
+
+
+report: "report/workflow.rst"
+
+
+rule all:
+    """Every tracked artifact of the default benchmark."""
+    input:
+        all_targets(),
+    default_target: True

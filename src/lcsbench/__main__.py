@@ -1,0 +1,5 @@
+import sys
+
+from lcsbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets: the embedded MNI phantom, real-data manifests and label tables."""

@@ -1,0 +1,1 @@
+"""Preprocessing: skull stripping, resampling to the benchmark grid, QC."""
