@@ -1,18 +1,13 @@
 """Paths, subject lists and parameter helpers: the one place that builds them."""
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 
 # Rules run `python -m lcsbench`, which must import this checkout's package even inside a
 # conda environment built from envs/ (which does not install lcsbench itself).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p
-)
-
-LCSBENCH = "python -m lcsbench"
+shell.prefix(f"export PYTHONPATH='{Path(workflow.basedir) / 'src'}':$PYTHONPATH; ")
 WORK = config["work_dir"]
 DATASET = config["dataset"]["name"]
 PHANTOM = DATASET == "mni-phantom"

@@ -22,7 +22,7 @@ rule phantom_template:
         runtime=20,
         gpu=0,
     shell:
-        "{LCSBENCH} phantom-template --canonical {output.canonical} --head-t1 {output.head_t1}"
+        "python -m lcsbench phantom-template --canonical {output.canonical} --head-t1 {output.head_t1}"
         " --head-mask {output.head_mask} --parcellation {output.parcellation}"
         " --label-table {output.label_table} --summary {output.summary} > {log} 2>&1"
 
@@ -51,7 +51,7 @@ rule phantom_subject:
         runtime=10,
         gpu=0,
     shell:
-        "{LCSBENCH} phantom-subject --canonical {input.canonical} --subject {wildcards.subject}"
+        "python -m lcsbench phantom-subject --canonical {input.canonical} --subject {wildcards.subject}"
         " --seed {params.seed} --params '{params.model}' --out-t1 {output.t1}"
         " --out-labels {output.labels} --out-mask {output.mask} --out-params {output.params}"
         " > {log} 2>&1"
@@ -79,5 +79,5 @@ rule phantom_manifest:
         runtime=5,
         gpu=0,
     shell:
-        "{LCSBENCH} phantom-manifest --subjects {params.subjects} --t1 {input.t1}"
+        "python -m lcsbench phantom-manifest --subjects {params.subjects} --t1 {input.t1}"
         " --labels {input.labels} --brain-mask {input.mask} --out {output.manifest} > {log} 2>&1"

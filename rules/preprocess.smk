@@ -24,7 +24,7 @@ rule validate_dataset:
         runtime=5,
         gpu=0,
     shell:
-        "{LCSBENCH} validate-dataset --manifest {input.manifest} --label-table {input.label_table}"
+        "python -m lcsbench validate-dataset --manifest {input.manifest} --label-table {input.label_table}"
         " --n-splits {params.n_splits} --sizes '{params.sizes}' --expect-subjects {params.subjects}"
         " --out {output.dataset} > {log} 2>&1"
 
@@ -54,7 +54,7 @@ rule preprocess:
         runtime=15,
         gpu=0,
     shell:
-        "{LCSBENCH} preprocess --dataset {input.dataset} --subject {wildcards.subject}"
+        "python -m lcsbench preprocess --dataset {input.dataset} --subject {wildcards.subject}"
         " --config '{params.cfg}' {params.templates} --threads {threads}"
         " --out-t1 {output.t1} --out-labels {output.labels} --out-mask {output.mask}"
         " --out-qc {output.qc} > {log} 2>&1"
@@ -70,6 +70,8 @@ rule label_table:
         f"{LOGS}/label_table.log",
     benchmark:
         f"{BENCH}/label_table/labels.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=200,
@@ -100,7 +102,7 @@ rule preprocessing_qc:
         runtime=10,
         gpu=0,
     shell:
-        "{LCSBENCH} qc --qc {input.qc} --out-table {output.table} --out-montage {output.montage}"
+        "python -m lcsbench qc --qc {input.qc} --out-table {output.table} --out-montage {output.montage}"
         " > {log} 2>&1"
 
 
@@ -126,7 +128,7 @@ rule intersubject_dice:
         runtime=20,
         gpu=0,
     shell:
-        "{LCSBENCH} intersubject-dice --labels {input.labels} --label-table {input.label_table}"
+        "python -m lcsbench intersubject-dice --labels {input.labels} --label-table {input.label_table}"
         " --realism-range {params.realism} --out-table {output.table} --out-json {output.stats}"
         " > {log} 2>&1"
 
@@ -149,4 +151,4 @@ rule preprocessing_time:
         runtime=5,
         gpu=0,
     shell:
-        "{LCSBENCH} collect-benchmarks --benchmarks {input.bench} --out {output} > {log} 2>&1"
+        "python -m lcsbench collect-benchmarks --benchmarks {input.bench} --out {output} > {log} 2>&1"

@@ -23,5 +23,5 @@ rule splits:
         runtime=5,
         gpu=0,
     shell:
-        "{LCSBENCH} splits --dataset {input.dataset} --n-splits {params.n_splits}"
+        "python -m lcsbench splits --dataset {input.dataset} --n-splits {params.n_splits}"
         " --sizes '{params.sizes}' --seed {params.seed} --out {output.splits} > {log} 2>&1"

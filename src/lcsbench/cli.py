@@ -140,9 +140,7 @@ def cmd_validate_dataset(a: argparse.Namespace) -> None:
         for r in manifest.itertuples()
     }
     if a.expect_subjects and sorted(a.expect_subjects) != sorted(subjects):
-        raise InputError(
-            f"manifest {a.manifest} changed since the workflow was parsed; rerun snakemake"
-        )
+        raise InputError(f"manifest {a.manifest} changed since the workflow was parsed; rerun snakemake")
     save_json(
         {
             "manifest": str(Path(a.manifest).resolve()),
@@ -168,9 +166,7 @@ def cmd_preprocess(a: argparse.Namespace) -> None:
     c["shape"] = tuple(c.pop("shape"))
     cfg = PreprocessConfig(**c, template_t1=a.template_t1, template_mask=a.template_mask)
     out = {"t1": a.out_t1, "labels": a.out_labels, "mask": a.out_mask, "qc": a.out_qc}
-    qc = preprocess_subject(
-        a.subject, s["t1"], s["labels"], s["brain_mask"], set(ds["label_ids"]), cfg, out
-    )
+    qc = preprocess_subject(a.subject, s["t1"], s["labels"], s["brain_mask"], set(ds["label_ids"]), cfg, out)
     print(json.dumps(qc), flush=True)
 
 
@@ -225,8 +221,14 @@ def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     for f in a.benchmarks:
         df = pd.read_csv(f, sep="\t")
         p = Path(f)
-        rows.append({"step": p.parent.name, "job": p.stem, "wall_s": float(df["s"].iloc[0]),
-                     "max_rss_mb": float(df["max_rss"].iloc[0]) if "max_rss" in df else None})
+        rows.append(
+            {
+                "step": p.parent.name,
+                "job": p.stem,
+                "wall_s": float(df["s"].iloc[0]),
+                "max_rss_mb": float(df["max_rss"].iloc[0]) if "max_rss" in df else None,
+            }
+        )
     out = pd.DataFrame(rows).sort_values(["step", "job"])
     per_subject = out.groupby("job")["wall_s"].sum()
     with atomic_path(a.out) as tmp:

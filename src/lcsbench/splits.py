@@ -37,8 +37,14 @@ def make_splits(subjects: list[str], n_splits: int, sizes: dict[str, int], seed:
         rest = [s for s in rest if s not in atlas]
         val = rest[: sizes["val"]]
         train = rest[sizes["val"] : sizes["val"] + sizes["train"]]
-        split = {"split": k + 1, "seed": seed, "train": sorted(train), "atlas": atlas,
-                 "val": sorted(val), "test": sorted(test)}
+        split = {
+            "split": k + 1,
+            "seed": seed,
+            "train": sorted(train),
+            "atlas": atlas,
+            "val": sorted(val),
+            "test": sorted(test),
+        }
         validate_split(split, subjects, sizes)
         splits.append(split)
     validate_splits(splits)

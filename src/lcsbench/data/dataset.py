@@ -74,8 +74,7 @@ def load_volume(path: str | Path, role: str, subject: str) -> nib.Nifti1Image:
         data = np.asanyarray(img.dataobj)
     except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
         raise InputError(
-            f"subject {subject}: {role} file {path} is corrupt or truncated ({exc}); "
-            "re-export it as NIfTI"
+            f"subject {subject}: {role} file {path} is corrupt or truncated ({exc}); re-export it as NIfTI"
         ) from exc
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -98,9 +97,7 @@ class SubjectVolumes:
     brain_mask: nib.Nifti1Image | None
 
 
-def load_subject(
-    subject: str, t1: str, labels: str, brain_mask: str | None, label_ids: set[int]
-) -> SubjectVolumes:
+def load_subject(subject: str, t1: str, labels: str, brain_mask: str | None, label_ids: set[int]) -> SubjectVolumes:
     """Load and validate one subject's image, label map and optional brain mask."""
     img = load_volume(t1, "t1", subject)
     lab = load_volume(labels, "labels", subject)

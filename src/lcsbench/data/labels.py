@@ -206,9 +206,7 @@ def phantom_label_table() -> pd.DataFrame:
         for fine in group.fine:
             fid += 2
             for side, off in (("L", -1), ("R", 0)):
-                rows.append(
-                    (fid + off, f"{fine.name}_{side}", side, 2 * cid + 2 + off, f"{group.name}_{side}")
-                )
+                rows.append((fid + off, f"{fine.name}_{side}", side, 2 * cid + 2 + off, f"{group.name}_{side}"))
     coarse_id = 2 * len(BILATERAL)
     fid = 2 * sum(len(g.fine) for g in BILATERAL)
     for group in MIDLINE:
@@ -243,9 +241,7 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"label table {path} is not a readable TSV ({exc})") from exc
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
-        raise InputError(
-            f"label table {path} lacks column(s) {missing}; expected tab-separated {COLUMNS}"
-        )
+        raise InputError(f"label table {path} lacks column(s) {missing}; expected tab-separated {COLUMNS}")
     if table.empty:
         raise InputError(f"label table {path} lists no labels")
     for col in ("id", "coarse_id"):

@@ -80,7 +80,7 @@ class Parcellation:
     labels: np.ndarray  # uint8, template grid
     brain: np.ndarray  # bool
     affine: np.ndarray
-    table: "object"  # pandas DataFrame
+    table: object  # pandas DataFrame
 
 
 def build_parcellation() -> Parcellation:
@@ -106,11 +106,7 @@ def build_parcellation() -> Parcellation:
     infra_core = brain & posterior & (z < z_tent - band)
     supra_core = brain & ((z > z_tent + band) | (y > -30.0))
     bs_axis_y = -25.0 + 0.35 * (z + 10.0)
-    brainstem = (
-        brain
-        & ((x / 12.5) ** 2 + ((y - bs_axis_y) / 12.0) ** 2 <= 1.0)
-        & (z <= -6.0)
-    )
+    brainstem = brain & ((x / 12.5) ** 2 + ((y - bs_axis_y) / 12.0) ** 2 <= 1.0) & (z <= -6.0)
     smooth = ndi.gaussian_filter(t1, 1.0)
     elevation = np.clip(255.0 - smooth, 0, 255).astype(np.uint8)
     markers = np.zeros(t1.shape, np.int16)
@@ -131,15 +127,7 @@ def build_parcellation() -> Parcellation:
     lab[brainstem] = ids["brainstem"]
 
     # Corpus callosum: midline white matter above the ventricles.
-    cc = (
-        cerebrum
-        & (wm > 128)
-        & (np.abs(xyz[..., 0]) <= 9.0)
-        & (y > -46.0)
-        & (y < 38.0)
-        & (z > 0.0)
-        & (z < 36.0)
-    )
+    cc = cerebrum & (wm > 128) & (np.abs(xyz[..., 0]) <= 9.0) & (y > -46.0) & (y < 38.0) & (z > 0.0) & (z < 36.0)
     cc = _largest_component(cc)
 
     # Cortex vs white matter in the cerebrum.
@@ -148,7 +136,6 @@ def build_parcellation() -> Parcellation:
 
     # Cortical groups: cingulate and insula by geometry, the rest Voronoi around anatomical seeds.
     groups = [g for g in L.BILATERAL if g.fine[0].kind == "cortex"]
-    cortical_fine = [f for g in groups for f in g.fine if f.kind == "cortex"]
     near_cc = ndi.distance_transform_edt(~cc) <= 14.0
     cingulate = cortex & near_cc & (np.abs(xyz[..., 0]) <= 14.0) & (z > -4.0)
     insula = cortex & _ellipsoid(lx, (-37, 0, 4), (9, 24, 16))
@@ -328,7 +315,7 @@ class CanonicalHead:
                 np.savez(fh, **self.__dict__)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CanonicalHead":
+    def load(cls, path: str | Path) -> CanonicalHead:
         with np.load(path) as z:
             return cls(**{k: z[k] for k in ("t1", "gm", "wm", "tissue", "labels")})
 

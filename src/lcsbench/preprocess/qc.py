@@ -58,9 +58,8 @@ def montage(subject_dirs: dict[str, str], out_png: str) -> None:
         views = [img[:, :, c[2]], img[:, c[1], :], img[c[0], :, :]]
         lviews = [lab[:, :, c[2]], lab[:, c[1], :], lab[c[0], :, :]]
         h = max(v.shape[1] for v in views)
-        pad = lambda v: np.pad(v, ((0, 0), (0, h - v.shape[1])))  # noqa: E731
-        strip = np.concatenate([pad(v) for v in views], 0).T
-        lstrip = np.concatenate([pad(v) for v in lviews], 0).T
+        strip = np.concatenate([np.pad(v, ((0, 0), (0, h - v.shape[1]))) for v in views], 0).T
+        lstrip = np.concatenate([np.pad(v, ((0, 0), (0, h - v.shape[1]))) for v in lviews], 0).T
         edges = (lstrip != np.roll(lstrip, 1, 0)) | (lstrip != np.roll(lstrip, 1, 1))
         rgb = np.repeat(strip[..., None], 3, -1)
         rgb[edges & (lstrip > 0)] = colours[lstrip[edges & (lstrip > 0)]]
@@ -91,10 +90,15 @@ def pairwise_label_dice(label_files: dict[str, str], label_ids: list[int]) -> pd
     return pd.DataFrame(rows, columns=["subject_a", "subject_b", "label_id", "dice"])
 
 
-def intersubject_summary(pairs: pd.DataFrame, table: pd.DataFrame, low: float, high: float) -> tuple[pd.DataFrame, dict]:
+def intersubject_summary(
+    pairs: pd.DataFrame, table: pd.DataFrame, low: float, high: float
+) -> tuple[pd.DataFrame, dict]:
     per_label = (
-        pairs.groupby("label_id")["dice"].agg(["mean", "std", "min", "max"]).reset_index()
-        .merge(table[["id", "name"]], left_on="label_id", right_on="id").drop(columns="id")
+        pairs.groupby("label_id")["dice"]
+        .agg(["mean", "std", "min", "max"])
+        .reset_index()
+        .merge(table[["id", "name"]], left_on="label_id", right_on="id")
+        .drop(columns="id")
     )
     per_label = per_label[["label_id", "name", "mean", "std", "min", "max"]].round(4)
     per_pair = pairs.groupby(["subject_a", "subject_b"])["dice"].mean()

@@ -31,9 +31,7 @@ def benchmark_grid(centre_ras: np.ndarray, shape, spacing: float) -> np.ndarray:
     return affine
 
 
-def resample(
-    data: np.ndarray, affine: np.ndarray, target_affine: np.ndarray, shape, interp: str
-) -> np.ndarray:
+def resample(data: np.ndarray, affine: np.ndarray, target_affine: np.ndarray, shape, interp: str) -> np.ndarray:
     """Resample ``data`` (on ``affine``) onto ``target_affine``/``shape`` in world space."""
     src = to_ants(data, affine)
     target = to_ants(np.zeros(tuple(shape), np.float32), target_affine)

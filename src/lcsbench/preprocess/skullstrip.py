@@ -38,9 +38,7 @@ def ants_mask(t1: nib.Nifti1Image, template_t1: str, template_mask: str, seed: i
     fixed = to_ants(np.asarray(t1.dataobj, np.float32), t1.affine)
     moving = ants.image_read(str(template_t1))
     mmask = ants.image_read(str(template_mask))
-    reg = ants.registration(
-        fixed, moving, type_of_transform="Affine", random_seed=seed, aff_random_sampling_rate=0.2
-    )
+    reg = ants.registration(fixed, moving, type_of_transform="Affine", random_seed=seed, aff_random_sampling_rate=0.2)
     warped = ants.apply_transforms(fixed, mmask, reg["fwdtransforms"], interpolator="linear")
     return warped.numpy() > 0.5
 
