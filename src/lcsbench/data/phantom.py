@@ -384,10 +384,10 @@ class SubjectParams:
     """Parameters of the random subject model (config ``phantom`` section)."""
 
     voxel_size: tuple[float, float, float] = (1.0, 1.2, 1.0)
-    rotation_deg: float = 4.0
-    scale_range: tuple[float, float] = (0.90, 0.98)
+    rotation_deg: float = 3.0
+    scale_range: tuple[float, float] = (0.93, 0.98)
     translation_mm: float = 8.0
-    warp: tuple[tuple[float, float], ...] = ((16.0, 4.0), (6.0, 1.5))  # (sigma_mm, rms_mm)
+    warp: tuple[tuple[float, float], ...] = ((16.0, 1.2), (6.0, 0.5))  # (sigma_mm, rms_mm)
     intensity_jitter: float = 0.06
     bias_strength: float = 0.2
     noise_range: tuple[float, float] = (0.015, 0.035)
