@@ -55,7 +55,7 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 def check_subject_count(n_subjects: int, n_splits: int, sizes: dict[str, int], manifest: str) -> None:
     """Enough subjects for ``n_splits`` splits with disjoint test sets and distinct atlases."""
     per_split = sum(sizes.values())
-    need = max(per_split, n_splits * sizes["test"], sizes["test"] + n_splits)
+    need = max(per_split, n_splits * sizes["test"], sizes["test"] + n_splits * sizes["atlas"])
     if n_subjects < need:
         raise InputError(
             f"{manifest} lists {n_subjects} subjects, but {n_splits} splits of "
