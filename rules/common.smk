@@ -15,6 +15,7 @@ SPLITS = list(range(1, config["splits"]["n_splits"] + 1))
 ENV = "../envs/lcsbench.yaml"
 
 PHANTOM_DIR = f"{WORK}/phantom/{DATASET}"
+TEMPLATE_DIR = f"{WORK}/phantom/mni-phantom/template"  # built for the phantom and for `skull_strip: ants`
 DATASET_DIR = f"{WORK}/datasets/{DATASET}"
 PREP_DIR = f"{WORK}/preprocessed/{DATASET}"
 LOGS = f"{WORK}/logs"
@@ -46,7 +47,7 @@ def label_table_path():
 
 def head_template(kind):
     """Template head (and its brain mask) used by `skull_strip: ants`."""
-    return f"{WORK}/phantom/mni-phantom/template/head_{kind}.nii.gz"
+    return f"{TEMPLATE_DIR}/head_{kind}.nii.gz"
 
 
 def prep(subject, kind):

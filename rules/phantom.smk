@@ -4,12 +4,12 @@
 rule phantom_template:
     """Parcellate the MNI template into 95 fine / 32 coarse labels and wrap it in a head."""
     output:
-        canonical=f"{WORK}/phantom/mni-phantom/template/canonical.npz",
+        canonical=f"{TEMPLATE_DIR}/canonical.npz",
         head_t1=head_template("t1"),
         head_mask=head_template("brainmask"),
-        parcellation=f"{WORK}/phantom/mni-phantom/template/parcellation.nii.gz",
+        parcellation=f"{TEMPLATE_DIR}/parcellation.nii.gz",
         label_table=f"{WORK}/phantom/mni-phantom/label_table.tsv",
-        summary=f"{WORK}/phantom/mni-phantom/template/summary.json",
+        summary=f"{TEMPLATE_DIR}/summary.json",
     log:
         f"{LOGS}/phantom_template.log",
     benchmark:

@@ -24,8 +24,7 @@ def _json_arg(text: str) -> dict:
 
 
 def _set_threads(n: int) -> None:
-    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(n)
-    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(n)  # read when ants is first imported
     import torch
 
     torch.set_num_threads(n)
@@ -49,12 +48,8 @@ def cmd_phantom_template(a: argparse.Namespace) -> None:
     parc = P.build_parcellation()
     print("wrapping the brain in a synthetic head ...", flush=True)
     head = P.build_canonical_head(parc)
-    head_t1 = np.where(head.tissue == P.TISSUES["brain"], head.t1, 0.0)
-    for name, code in P.TISSUES.items():
-        if name in P.TISSUE_T1:
-            head_t1[head.tissue == code] = P.TISSUE_T1[name]
     head.save(a.canonical)
-    save_nifti(head_t1, head.affine, a.head_t1, np.float32)
+    save_nifti(head.intensity(), head.affine, a.head_t1, np.float32)
     save_nifti(head.tissue == P.TISSUES["brain"], head.affine, a.head_mask, np.uint8)
     save_nifti(parc.labels, parc.affine, a.parcellation, np.uint8)
     with atomic_path(a.label_table) as tmp:

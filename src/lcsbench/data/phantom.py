@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 from scipy import ndimage as ndi
 from scipy.cluster.vq import kmeans2
 
@@ -80,7 +81,7 @@ class Parcellation:
     labels: np.ndarray  # uint8, template grid
     brain: np.ndarray  # bool
     affine: np.ndarray
-    table: object  # pandas DataFrame
+    table: pd.DataFrame
 
 
 def build_parcellation() -> Parcellation:
@@ -95,6 +96,7 @@ def build_parcellation() -> Parcellation:
     lx = xyz.copy()
     lx[..., 0] = -np.abs(lx[..., 0])
     x, y, z = lx[..., 0], lx[..., 1], lx[..., 2]
+    abs_x = -x
 
     brain = ndi.binary_fill_holes(_largest_component(t1 > 0))
     lab = np.zeros(t1.shape, np.uint8)
@@ -120,14 +122,14 @@ def build_parcellation() -> Parcellation:
     cerebrum = brain & ~cerebellum & ~brainstem
 
     # Cerebellum: vermis at the midline, white matter where WM dominates.
-    vermis = cerebellum & (np.abs(xyz[..., 0]) <= 6.0)
+    vermis = cerebellum & (abs_x <= 6.0)
     lab[cerebellum] = lid["cerebellum"]
     lab[cerebellum & (wm > gm) & (wm > 100)] = lid["cerebellar_white_matter"]
     lab[vermis] = ids["cerebellar_vermis"]
     lab[brainstem] = ids["brainstem"]
 
     # Corpus callosum: midline white matter above the ventricles.
-    cc = cerebrum & (wm > 128) & (np.abs(xyz[..., 0]) <= 9.0) & (y > -46.0) & (y < 38.0) & (z > 0.0) & (z < 36.0)
+    cc = cerebrum & (wm > 128) & (abs_x <= 9.0) & (y > -46.0) & (y < 38.0) & (z > 0.0) & (z < 36.0)
     cc = _largest_component(cc)
 
     # Cortex vs white matter in the cerebrum.
@@ -137,7 +139,7 @@ def build_parcellation() -> Parcellation:
     # Cortical groups: cingulate and insula by geometry, the rest Voronoi around anatomical seeds.
     groups = [g for g in L.BILATERAL if g.fine[0].kind == "cortex"]
     near_cc = ndi.distance_transform_edt(~cc) <= 14.0
-    cingulate = cortex & near_cc & (np.abs(xyz[..., 0]) <= 14.0) & (z > -4.0)
+    cingulate = cortex & near_cc & (abs_x <= 14.0) & (z > -4.0)
     insula = cortex & _ellipsoid(lx, (-37, 0, 4), (9, 24, 16))
     seeds, seed_group = [], []
     for gi, g in enumerate(groups):
@@ -222,7 +224,7 @@ def build_parcellation() -> Parcellation:
         return comp == np.bincount(hit).argmax()
 
     lateral = grown((-12, -10, 24)) | grown((12, -10, 24))
-    third = grown((0, -14, 2)) & (np.abs(xyz[..., 0]) <= 4.0) & (y > -32.0) & (z > -14.0)
+    third = grown((0, -14, 2)) & (abs_x <= 4.0) & (y > -32.0) & (z > -14.0)
     fourth = grown((0, -45, -32))
     horn_region = _ellipsoid(lx, (-31, -20, -10), (6, 16, 8), (-2, -28, 14))
     horn_core = _ellipsoid(lx, (-31, -20, -10), (16, 3.5, 3.5), (-2, -28, 14))
@@ -291,6 +293,13 @@ CANONICAL_SHAPE = (197, 245, 240)
 HEAD_CENTRE = np.array([0.0, -16.0, -12.0])  # MNI mm; rotations and scaling act about it
 
 
+def canonical_affine() -> np.ndarray:
+    """RAS affine of the canonical 1 mm head grid."""
+    aff = np.eye(4)
+    aff[:3, 3] = CANONICAL_ORIGIN
+    return aff
+
+
 @dataclass
 class CanonicalHead:
     """The unwarped phantom on a 1 mm RAS grid: template brain + synthetic head + labels."""
@@ -303,9 +312,24 @@ class CanonicalHead:
 
     @property
     def affine(self) -> np.ndarray:
-        aff = np.eye(4)
-        aff[:3, 3] = CANONICAL_ORIGIN
-        return aff
+        return canonical_affine()
+
+    def intensity(self, gain: np.ndarray | None = None) -> np.ndarray:
+        """T1 intensity of the head; ``gain`` scales each tissue (its last two entries: GM, WM).
+
+        Without ``gain`` this is the unjittered template head (the ``ants`` skull-strip template).
+        """
+        if gain is None:
+            gain = np.ones(len(TISSUES) + 2)
+        lut = np.zeros(256, np.float32)
+        for name, code in TISSUES.items():
+            if name in TISSUE_T1:
+                lut[code] = TISSUE_T1[name] * gain[code]
+        gm_w = self.gm.astype(np.float32) / 255.0
+        wm_w = self.wm.astype(np.float32) / 255.0
+        brain_scale = 1.0 + (gain[-2] - 1.0) * gm_w + (gain[-1] - 1.0) * wm_w
+        out = np.where(self.tissue == TISSUES["brain"], self.t1 * brain_scale, lut[self.tissue])
+        return out.astype(np.float32)
 
     def save(self, path: str | Path) -> None:
         from lcsbench.io import atomic_path
@@ -340,7 +364,7 @@ def build_canonical_head(parc: Parcellation) -> CanonicalHead:
     t1 = embed(np.where(parc.brain, vols["t1"], 0), np.float32)
     gm = embed(vols["gm"].astype(np.uint8), np.uint8)
     wm = embed(vols["wm"].astype(np.uint8), np.uint8)
-    xyz = _mni_coords(CANONICAL_SHAPE, np.c_[np.r_[np.eye(3), [[0, 0, 0]]], [*CANONICAL_ORIGIN, 1]])
+    xyz = _mni_coords(CANONICAL_SHAPE, canonical_affine())
     x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
 
     # Spinal cord continuing the brainstem below the template's field of view.
@@ -415,17 +439,7 @@ def make_subject(head: CanonicalHead, seed: int, p: SubjectParams = SubjectParam
     """Draw one subject: a warped, jittered, biased, noisy head on an oblique anisotropic grid."""
     rng = np.random.default_rng(seed)
     # Intensities: per-tissue jitter (GM and WM of the brain separately).
-    j = 1.0 + p.intensity_jitter * rng.standard_normal(len(TISSUES) + 2)
-    lut = np.zeros(256, np.float32)
-    for name, code in TISSUES.items():
-        if name in TISSUE_T1:
-            lut[code] = TISSUE_T1[name] * j[code]
-    gm_w = head.gm.astype(np.float32) / 255.0
-    wm_w = head.wm.astype(np.float32) / 255.0
-    brain_scale = 1.0 + (j[-2] - 1.0) * gm_w + (j[-1] - 1.0) * wm_w
-    intensity = np.where(head.tissue == TISSUES["brain"], head.t1 * brain_scale, lut[head.tissue])
-    intensity = intensity.astype(np.float32)
-    del gm_w, wm_w, brain_scale
+    intensity = head.intensity(1.0 + p.intensity_jitter * rng.standard_normal(len(TISSUES) + 2))
 
     # World <- canonical: x_world = A @ x_mm + t; sampling uses the inverse.
     angles = np.deg2rad(rng.uniform(-p.rotation_deg, p.rotation_deg, 3))

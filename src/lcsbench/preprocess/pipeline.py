@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -142,8 +141,3 @@ def preprocess_subject(
     save_nifti(mask_res, target, out["mask"], np.uint8)
     save_json(qc, out["qc"])
     return qc
-
-
-def read_preprocessed(folder: str | Path) -> dict[str, nib.Nifti1Image]:
-    folder = Path(folder)
-    return {k: nib.load(folder / f"{k}.nii.gz") for k in ("t1", "labels", "mask")}

@@ -76,18 +76,17 @@ def pairwise_label_dice(label_files: dict[str, str], label_ids: list[int]) -> pd
     """Dice of every label between every pair of subjects (preprocessed grids, no registration)."""
     subjects = sorted(label_files)
     maps = {s: np.asarray(nib.load(label_files[s]).dataobj).astype(np.int32).ravel() for s in subjects}
-    k = max(label_ids) + 1
-    counts = {s: np.bincount(m, minlength=k) for s, m in maps.items()}
-    rows = []
+    ids = np.asarray(label_ids)
+    k = int(ids.max()) + 1
+    counts = {s: np.bincount(m, minlength=k)[ids] for s, m in maps.items()}
+    frames = []
     pairs = list(itertools.combinations(subjects, 2))
     for a, b in tqdm(pairs, desc="inter-subject Dice", unit="pair"):
-        same = maps[a] == maps[b]
-        inter = np.bincount(maps[a][same], minlength=k)
-        for lid in label_ids:
-            denom = counts[a][lid] + counts[b][lid]
-            dice = 2.0 * inter[lid] / denom if denom else np.nan
-            rows.append((a, b, lid, dice))
-    return pd.DataFrame(rows, columns=["subject_a", "subject_b", "label_id", "dice"])
+        inter = np.bincount(maps[a][maps[a] == maps[b]], minlength=k)[ids]
+        denom = counts[a] + counts[b]
+        dice = np.divide(2.0 * inter, denom, out=np.full(len(ids), np.nan), where=denom > 0)
+        frames.append(pd.DataFrame({"subject_a": a, "subject_b": b, "label_id": ids, "dice": dice}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def intersubject_summary(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -58,8 +57,3 @@ SKULL_STRIPPERS: dict[str, SkullStripper] = {
     "ants": ants_mask,
     "mask": manifest_mask,
 }
-
-
-def template_paths(folder: str | Path) -> tuple[Path, Path]:
-    folder = Path(folder)
-    return folder / "head_t1.nii.gz", folder / "head_brainmask.nii.gz"
