@@ -20,6 +20,7 @@ include: "rules/common.smk"
 include: "rules/phantom.smk"
 include: "rules/preprocess.smk"
 include: "rules/splits.smk"
+include: "rules/segment.smk"
 
 
 report: "report/workflow.rst"

@@ -1,6 +1,8 @@
 """Paths, subject lists and parameter helpers: the one place that builds them."""
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -8,6 +10,9 @@ import pandas as pd
 # Rules run `python -m lcsbench`, which must import this checkout's package even inside a
 # conda environment built from envs/ (which does not install lcsbench itself).
 shell.prefix(f"export PYTHONPATH='{Path(workflow.basedir) / 'src'}':$PYTHONPATH; ")
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
+
 WORK = config["work_dir"]
 DATASET = config["dataset"]["name"]
 PHANTOM = DATASET == "mni-phantom"
@@ -18,6 +23,10 @@ PHANTOM_DIR = f"{WORK}/phantom/{DATASET}"
 TEMPLATE_DIR = f"{WORK}/phantom/mni-phantom/template"  # built for the phantom and for `skull_strip: ants`
 DATASET_DIR = f"{WORK}/datasets/{DATASET}"
 PREP_DIR = f"{WORK}/preprocessed/{DATASET}"
+SCALE = config["scale"]
+TRAIN = config["scales"][SCALE]
+GRID_DIR = f"{WORK}/grid/{DATASET}/f{TRAIN['grid_factor']}"
+RUN = "{method}/{n_classes}/split{split}"  # one run: a method, a class count, a split
 LOGS = f"{WORK}/logs"
 BENCH = f"{WORK}/benchmarks"
 
@@ -78,6 +87,86 @@ def template_args(wildcards, input):
     return ""
 
 
+# A GPU job asks for `gpu: 1` where this host has an NVIDIA GPU (the default profile then lets
+# one training run at a time); on a CPU-only machine trainings run side by side. The SLURM
+# profile sets gpu explicitly per rule.
+HAS_GPU = shutil.which("nvidia-smi") is not None
+GPU = 1 if HAS_GPU else 0
+
+
+def scale_settings():
+    return json.dumps(TRAIN)
+
+
+def class_list():
+    return " ".join(config["classes"])
+
+
+def grid_file(subject):
+    return f"{GRID_DIR}/{subject}.npz"
+
+
+def split_file(wildcards):
+    return f"results/splits/split{wildcards.split}.json"
+
+
+def run_seed(wildcards):
+    """Seed of one training run: config seed + method + class count + split (lcsbench.seeding)."""
+    from lcsbench.seeding import derive_seed
+
+    return derive_seed(config["seed"], "train", wildcards.method, wildcards.n_classes, wildcards.split)
+
+
+def model_input(wildcards):
+    if METHODS[wildcards.method].trainable:
+        return {"model": f"{WORK}/runs/{wildcards.method}/{wildcards.n_classes}/split{wildcards.split}/model.pt"}
+    return {}
+
+
+def model_args(wildcards, input):
+    return f"--model {input.model}" if "model" in input.keys() else ""
+
+
+def train_mem_mb(wildcards, attempt):
+    per_class = 0 if wildcards.method.startswith("lcs") else int(wildcards.n_classes)
+    base = 1500 if TRAIN["grid_factor"] > 1 else 8000
+    return (base + per_class * (20 if TRAIN["grid_factor"] > 1 else 700)) * attempt
+
+
+def train_runtime(wildcards, attempt):
+    return (30 if SCALE == "quick" else 72 * 60) * attempt
+
+
+def experiment_runs(trainable_only=False):
+    """Run paths (method/n_classes/split{k}) of the configured experiment."""
+    e = config["experiment"]
+    methods = [m for m in e["methods"] if METHODS[m].trainable or not trainable_only]
+    return expand(RUN, method=methods, n_classes=e["class_counts"], split=e["splits"])
+
+
+def subject_dir_of(wildcards, input):
+    return str(Path(input.t1).parent)
+
+
+def grid_dir_of(wildcards, input):
+    return str(Path(input.grid[0]).parent)
+
+
+def prep_dir_of(wildcards, input):
+    return str(Path(input.labels[0]).parent.parent)
+
+
+def bench_root_of(wildcards, input):
+    """The benchmark root: <root>/<step>/<method>/<n_classes>/split<k>.tsv."""
+    return str(Path(input.benchmarks[0]).parents[3])
+
+
+def run_benchmarks():
+    """Benchmark files of every train (trainable methods only), predict and evaluate job."""
+    files = [f"{BENCH}/train/{r}.tsv" for r in experiment_runs(trainable_only=True)]
+    return files + [f"{BENCH}/{step}/{r}.tsv" for step in ("predict", "evaluate") for r in experiment_runs()]
+
+
 def all_targets():
     targets = [
         "results/tables/labels.tsv",
@@ -88,4 +177,8 @@ def all_targets():
         "results/perf/preprocessing_time.csv",
     ]
     targets += expand("results/splits/split{split}.json", split=SPLITS)
+    targets += [f"results/runs/{r}/metrics.csv" for r in experiment_runs()]
+    for r in experiment_runs(trainable_only=True):
+        targets += [f"results/runs/{r}/history.csv", f"results/runs/{r}/learning_curve.png"]
+    targets += ["results/tables/segmentation_runs.csv", "results/perf/segmentation_time.csv"]
     return targets

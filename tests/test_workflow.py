@@ -42,6 +42,26 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert counts["phantom_subject"] == 30
     assert counts["preprocess"] == 30
     assert counts["splits"] == 1
+    # default experiment: {atlas-copy, baseline, lcs} x {2, 10} classes x split 1
+    assert counts["training_grid"] == 30
+    assert counts["train"] == 4
+    assert counts["predict"] == counts["evaluate"] == 6
+
+
+def test_experiment_grid_follows_config(clean_checkout):
+    extra = clean_checkout / "experiment.yaml"
+    extra.write_text("experiment: {methods: [lcs, baseline-pooled], class_counts: [1, 3, 5], splits: [1, 2, 3]}\n")
+    res = _run("-n", "--quiet", "rules", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    counts = _counts(res.stdout + res.stderr)
+    assert counts["train"] == counts["predict"] == counts["evaluate"] == 2 * 3 * 3
+
+
+def test_paper_scale_trains_on_the_full_grid(clean_checkout):
+    res = _run("-n", "--config", "scale=paper", "-p", "--forcerun", "train", cwd=clean_checkout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert '"grid_factor": 1' in out and '"steps": 40000' in out and "/grid/mni-phantom/f1/" in out
 
 
 def test_lint_reports_nothing():

@@ -28,6 +28,7 @@ def _set_threads(n: int) -> None:
     import torch
 
     torch.set_num_threads(n)
+    torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions ~4x late in training
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +207,207 @@ def cmd_splits(a: argparse.Namespace) -> None:
         print(f"split {split['split']}: atlas {split['atlas']}, test {split['test']}", flush=True)
 
 
+# ---------------------------------------------------------------------------------------------
+# Training, inference, evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+def _classes(a: argparse.Namespace):
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.data.labels import read_label_table
+
+    if not 1 <= a.n_classes <= len(a.classes):
+        raise InputError(f"n_classes {a.n_classes} is outside 1..{len(a.classes)} (the configured classes list)")
+    return ClassSet.from_table(read_label_table(a.label_table), a.classes[: a.n_classes], "config key classes")
+
+
+def _train_config(a: argparse.Namespace):
+    from lcsbench.train.loop import TrainConfig
+
+    try:
+        return TrainConfig(**a.scale_config)
+    except TypeError as exc:
+        raise InputError(f"scale settings {a.scale_config}: {exc}; check scales in config.yaml") from exc
+
+
+def cmd_grid(a: argparse.Namespace) -> None:
+    """One preprocessed subject at the training grid (uncompressed .npz, fast to load)."""
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.train.data import build_grid_cache
+
+    table = read_label_table(a.label_table)
+    info = build_grid_cache(a.subject_dir, table["id"].astype(int).tolist(), a.factor, a.out)
+    print(json.dumps(info), flush=True)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    """Train one method for one class count and split; keep the best weights on validation."""
+    import pandas as pd
+
+    from lcsbench.figures.curves import learning_curve
+    from lcsbench.io import atomic_path, save_json
+    from lcsbench.methods import get_method
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import pick_device, save_model, train
+
+    _set_threads(a.threads)
+    method = get_method(a.method)
+    if not method.trainable:
+        raise InputError(f"method {a.method!r} has nothing to train")
+    classes, cfg, split = _classes(a), _train_config(a), read_split(a.split)
+    grid = Path(a.grid_dir)
+    t0 = time.perf_counter()
+    flip = cfg.flip_prob > 0
+    train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in split["train"]]
+    val_set = [load_subject(grid / f"{s}.npz", classes, False) for s in split["val"]]
+    atlas = None
+    if method.conditioning == "atlas":
+        atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False)
+    if train_set[0].factor != cfg.grid_factor:
+        raise InputError(
+            f"{grid} holds grid factor {train_set[0].factor}, the scale asks {cfg.grid_factor}; rerun grid"
+        )
+    print(
+        f"loaded {len(train_set)} train, {len(val_set)} val subjects at grid {tuple(train_set[0].image.shape[1:])}"
+        f" in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    model, meta, history = train(
+        method, classes, train_set, val_set, atlas, cfg, a.seed, a.checkpoint, pick_device(a.device)
+    )
+    meta.update({"split": split["split"], "seed_base": a.seed_base})
+    hist = pd.DataFrame(history)
+    with atomic_path(a.out_history) as tmp:
+        hist.to_csv(tmp, index=False, float_format="%.6f")
+    learning_curve(hist, f"{a.method}, {len(classes)} classes, split {split['split']}", meta["best_step"], a.out_curve)
+    save_json(meta, a.out_meta)
+    save_model(model, meta, a.out_model)
+    Path(a.checkpoint).unlink(missing_ok=True)
+    print(f"best validation Dice {meta['best_val_dice']:.4f} at step {meta['best_step']}", flush=True)
+
+
+def cmd_predict(a: argparse.Namespace) -> None:
+    """Label maps of the split's test subjects in the preprocessed space (class indices)."""
+    import nibabel as nib
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from lcsbench.infer import class_probabilities, combine
+    from lcsbench.io import atomic_dir, save_json, save_nifti
+    from lcsbench.methods import get_method
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import load_model, pick_device
+
+    _set_threads(a.threads)
+    method = get_method(a.method)
+    classes, split = _classes(a), read_split(a.split)
+    grid = Path(a.grid_dir)
+    with atomic_dir(a.out_dir) as tmp:  # the folder appears only when every subject is done
+        if method.trainable:
+            device = pick_device(a.device)
+            model, meta = load_model(a.model, device)
+            if meta["method"]["name"] != a.method or meta["n_classes"] != len(classes):
+                raise InputError(
+                    f"{a.model} holds {meta['method']['name']} with {meta['n_classes']} classes, "
+                    f"not {a.method} with {len(classes)}; rerun the train rule"
+                )
+            atlas = masks = None
+            if model.cond_channels:
+                atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False)
+                masks = torch.stack([atlas.mask([k]) for k in range(1, len(classes) + 1)]).to(device)
+        else:
+            ref = nib.load(str(Path(a.prep_dir) / split["atlas"][0] / "labels.nii.gz"))
+            ref_labels = classes.index_map(np.asarray(ref.dataobj, np.int64))
+        for s in tqdm(split["test"], desc=f"predict {a.method} K={len(classes)}", mininterval=5):
+            subj = load_subject(grid / f"{s}.npz", classes, False)
+            if method.trainable:
+                if subj.factor != meta["train"]["grid_factor"]:
+                    raise InputError(
+                        f"{grid} is at grid factor {subj.factor}, the model at {meta['train']['grid_factor']}"
+                    )
+                chunks = class_probabilities(
+                    model,
+                    subj.image.to(device),
+                    atlas.image.to(device) if atlas else None,
+                    masks,
+                    a.label_batch,
+                    shared=not a.naive,
+                )
+                labels = combine(((i, p.cpu()) for i, p in chunks), subj.factor).numpy()
+            else:
+                labels = ref_labels
+            if labels.shape != subj.shape:
+                raise InputError(f"prediction of {s} has shape {labels.shape}, not the preprocessed {subj.shape}")
+            save_nifti(labels.astype(np.uint8), subj.affine, tmp / f"{s}.nii.gz", np.uint8)
+        save_json(
+            {"method": a.method, "split": split["split"], "atlas": split["atlas"][0], "classes": classes.to_records()},
+            tmp / "classes.json",
+        )
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    """Dice, HD95 and volumes per test subject and class: one long-format CSV."""
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+
+    from lcsbench.evaluate import evaluate_subject
+    from lcsbench.io import atomic_path
+    from lcsbench.splits import read_split
+
+    classes, split = _classes(a), read_split(a.split)
+    pred_dir, prep = Path(a.predictions), Path(a.prep_dir)
+    info = json.loads((pred_dir / "classes.json").read_text())
+    if [c["name"] for c in info["classes"]] != list(classes.names):
+        raise InputError(f"{pred_dir} holds predictions of other classes; rerun the predict rule")
+    frames = []
+    for s in split["test"]:
+        p = pred_dir / f"{s}.nii.gz"
+        if not p.is_file():
+            raise InputError(f"prediction {p} is missing; rerun the predict rule")
+        truth_img = nib.load(str(prep / s / "labels.nii.gz"))
+        truth = classes.index_map(np.asarray(truth_img.dataobj, np.int64))
+        pred = np.asarray(nib.load(str(p)).dataobj, np.int64)
+        if pred.shape != truth.shape:
+            raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
+        frames.append(evaluate_subject(s, pred, truth, list(classes.names), truth_img.header.get_zooms()[:3]))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "split", split["split"])
+    df.insert(0, "n_classes", len(classes))
+    df.insert(0, "method", a.method)
+    with atomic_path(a.out) as tmp:
+        df.to_csv(tmp, index=False)
+    per_subject = df.groupby("subject")["dice"].mean()
+    print(f"{a.method} K={len(classes)} split {split['split']}: mean Dice {per_subject.mean():.4f}", flush=True)
+
+
+def cmd_summarize(a: argparse.Namespace) -> None:
+    """One row per run: mean test Dice and HD95 (per-subject means, then over subjects)."""
+    import pandas as pd
+
+    from lcsbench.io import atomic_path
+
+    df = pd.concat([pd.read_csv(f) for f in a.metrics], ignore_index=True)
+    keys = ["method", "n_classes", "split"]
+    subj = df.groupby([*keys, "subject"])[["dice", "hd95_mm"]].mean().reset_index()
+    out = (
+        subj.groupby(keys)
+        .agg(
+            mean_dice=("dice", "mean"),
+            sd_dice=("dice", "std"),
+            mean_hd95_mm=("hd95_mm", "mean"),
+            n_subjects=("subject", "count"),
+        )
+        .reset_index()
+    )
+    with atomic_path(a.out) as tmp:
+        out.sort_values(keys).to_csv(tmp, index=False, float_format="%.4f")
+    print(out.to_string(index=False), flush=True)
+
+
 def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     """Gather Snakemake benchmark files into one CSV of wall times per job."""
     import pandas as pd
@@ -216,10 +418,14 @@ def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     for f in a.benchmarks:
         df = pd.read_csv(f, sep="\t")
         p = Path(f)
+        step, job = p.parent.name, p.stem
+        if a.root:  # step/<job path>.tsv below the root
+            rel = p.relative_to(a.root).with_suffix("")
+            step, job = rel.parts[0], "/".join(rel.parts[1:])
         rows.append(
             {
-                "step": p.parent.name,
-                "job": p.stem,
+                "step": step,
+                "job": job,
                 "wall_s": float(df["s"].iloc[0]),
                 "max_rss_mb": float(df["max_rss"].iloc[0]) if "max_rss" in df else None,
             }
@@ -228,7 +434,12 @@ def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     per_subject = out.groupby("job")["wall_s"].sum()
     with atomic_path(a.out) as tmp:
         out.to_csv(tmp, index=False)
-    print(f"per-subject phantom+preprocess wall time: mean {per_subject.mean():.1f} s, max {per_subject.max():.1f} s")
+    if out["step"].isin(["preprocess", "phantom_subject"]).any():
+        print(
+            f"per-subject phantom+preprocess wall time: mean {per_subject.mean():.1f} s, max {per_subject.max():.1f} s"
+        )
+    else:
+        print(out.to_string(index=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,8 +512,60 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", nargs="+", required=True)
     s.set_defaults(func=cmd_splits)
 
+    def add_run_args(s, grid: bool = True):
+        s.add_argument("--method", required=True)
+        s.add_argument("--classes", nargs="+", required=True, help="ordered class names (config key classes)")
+        s.add_argument("--n-classes", type=int, required=True, help="use the first N classes")
+        s.add_argument("--label-table", required=True)
+        s.add_argument("--split", required=True, help="split JSON file")
+        if grid:
+            s.add_argument("--grid-dir", required=True, help="folder of training-grid files ({subject}.npz)")
+
+    s = sub.add_parser("grid", help=cmd_grid.__doc__)
+    s.add_argument("--subject-dir", required=True, help="a preprocessed subject folder")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--factor", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_grid)
+
+    s = sub.add_parser("train", help=cmd_train.__doc__)
+    add_run_args(s)
+    s.add_argument("--scale-config", type=_json_arg, required=True, help="the scale's training settings (JSON)")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--seed-base", type=int, help="config seed the run seed was derived from (recorded)")
+    s.add_argument("--checkpoint", required=True, help="resumable checkpoint, outside the declared outputs")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    for o in ("out-model", "out-meta", "out-history", "out-curve"):
+        s.add_argument(f"--{o}", required=True)
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("predict", help=cmd_predict.__doc__)
+    add_run_args(s)
+    s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (atlas-copy reads it)")
+    s.add_argument("--model", help="trained model (not for atlas-copy)")
+    s.add_argument("--naive", action="store_true", help="LCS: one full forward pass per class (paper §2.3)")
+    s.add_argument("--label-batch", type=int, default=8)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("evaluate", help=cmd_evaluate.__doc__)
+    add_run_args(s, grid=False)
+    s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (true labels)")
+    s.add_argument("--predictions", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("summarize", help=cmd_summarize.__doc__)
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_summarize)
+
     s = sub.add_parser("collect-benchmarks", help=cmd_collect_benchmarks.__doc__)
     s.add_argument("--benchmarks", nargs="+", required=True)
+    s.add_argument("--root", help="benchmark root: jobs are named by their path below <root>/<step>/")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_collect_benchmarks)
     return p

@@ -1,0 +1,1 @@
+"""Figures of the benchmark (matplotlib, Agg backend, deterministic PNG metadata)."""

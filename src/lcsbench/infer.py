@@ -1,0 +1,85 @@
+"""Inference: per-class probabilities at the training grid, combined into a label map.
+
+Baseline: one forward pass gives every class. LCS (paper §2.3): one conditioned pass per class.
+The image encoder of the LCS network does not see the atlas, so by default it runs once per
+volume and only the bottleneck and decoder run per class, batched over classes; ``shared=False``
+runs the paper's full forward pass per class (same result up to float rounding).
+Both methods then take, per voxel, the class of highest probability, or background where no
+class reaches 0.5 (a constant-0.5 background channel in the argmax); exact ties go to the lowest
+class index, so the label map does not depend on the order in which classes are segmented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from lcsbench.models import UNet3D
+
+BACKGROUND_LEVEL = 0.5
+
+
+@torch.no_grad()
+def class_probabilities(
+    model: UNet3D,
+    image: torch.Tensor,
+    atlas_image: torch.Tensor | None = None,
+    atlas_masks: torch.Tensor | None = None,
+    label_batch: int = 8,
+    shared: bool = True,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Yield ``(first class index, probabilities (n, X, Y, Z))`` chunks at the grid of ``image``.
+
+    ``image`` is (1, X, Y, Z). For a conditioned model, ``atlas_masks`` is (K, X, Y, Z): the
+    atlas's binary mask of every class to segment, in output order.
+    """
+    model.eval()
+    x = image[None]
+    shape = image.shape[1:]
+    if not model.cond_channels:
+        yield 0, torch.sigmoid(model(x))[0].float()
+        return
+    if atlas_masks is None or atlas_image is None:
+        raise ValueError("a label conditioned model needs the atlas image and class masks")
+    if shared:
+        skips, bottom = model.encode(x)
+    for start in range(0, atlas_masks.shape[0], label_batch):
+        masks = atlas_masks[start : start + label_batch]
+        atlas = torch.cat([atlas_image.expand(masks.shape[0], *shape)[:, None], masks[:, None]], 1)
+        if shared:
+            n = masks.shape[0]
+            cond = model.condition(atlas)
+            out = model.decode(
+                [s.expand(n, *s.shape[1:]) for s in skips], bottom.expand(n, *bottom.shape[1:]), cond, shape
+            )
+            yield start, torch.sigmoid(out)[:, 0].float()
+        else:
+            probs = [torch.sigmoid(model(x, atlas[i : i + 1]))[0, 0].float() for i in range(masks.shape[0])]
+            yield start, torch.stack(probs)
+
+
+def combine(
+    chunks: Iterator[tuple[int, torch.Tensor]], factor: int = 1, order: list[int] | None = None
+) -> torch.Tensor:
+    """Label map (class indices 1..K, 0 = background) from probability chunks.
+
+    Chunks are up-sampled trilinearly by ``factor`` to the preprocessed grid one at a time, so
+    memory does not grow with K. ``order[i]`` is the class index of the i-th probability channel
+    (default: i + 1).
+    """
+    best = labels = None
+    for start, p in chunks:
+        if factor > 1:
+            p = F.interpolate(p[None], scale_factor=factor, mode="trilinear", align_corners=False)[0]
+        if best is None:
+            best = torch.full(p.shape[1:], BACKGROUND_LEVEL)
+            labels = torch.zeros(p.shape[1:], dtype=torch.int64)
+        for j in range(p.shape[0]):
+            idx = start + j
+            k = order[idx] if order is not None else idx + 1
+            win = (p[j] > best) | ((p[j] == best) & (labels > k))  # exact ties: lowest class index
+            best = torch.where(win, p[j], best)
+            labels[win] = k
+    return labels

@@ -1,0 +1,1 @@
+"""Training: data at the training grid, the sampling of conditioned labels, the resumable loop."""

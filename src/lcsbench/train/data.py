@@ -1,0 +1,212 @@
+"""Preprocessed subjects at the training grid, and the sampler of training batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from lcsbench.data.classes import ClassSet
+from lcsbench.errors import InputError
+
+
+def _read(path: Path, dtype) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise InputError(f"preprocessed volume {path} does not exist; run the preprocess rule first")
+    img = nib.load(str(path))
+    return np.asarray(img.dataobj, dtype=dtype), img.affine
+
+
+def block_mean(x: np.ndarray, factor: int) -> np.ndarray:
+    """Average over non-overlapping ``factor``³ blocks (the quick scale's training grid)."""
+    if factor == 1:
+        return x
+    if any(s % factor for s in x.shape):
+        raise InputError(
+            f"volume shape {x.shape} is not divisible by grid_factor {factor}; "
+            "change the scale's grid_factor in config.yaml"
+        )
+    X, Y, Z = (s // factor for s in x.shape)
+    return x.reshape(X, factor, Y, factor, Z, factor).mean((1, 3, 5), dtype=np.float64).astype(np.float32)
+
+
+def label_fractions(labels: np.ndarray, label_ids: list[int], factor: int) -> np.ndarray:
+    """(L, X, Y, Z) float16: fraction of each grid block covered by each label of ``label_ids``."""
+    X, Y, Z = (s // factor for s in labels.shape)
+    lut = np.full(int(max(labels.max(), max(label_ids))) + 1, len(label_ids), np.int64)
+    lut[label_ids] = np.arange(len(label_ids))
+    block = (
+        ((np.arange(X)[:, None, None] * Y + np.arange(Y)[None, :, None]) * Z + np.arange(Z)[None, None, :])
+        .repeat(factor, 0)
+        .repeat(factor, 1)
+        .repeat(factor, 2)
+    )
+    counts = np.bincount((lut[labels] * (X * Y * Z) + block).ravel(), minlength=(len(label_ids) + 1) * X * Y * Z)
+    return (counts[: len(label_ids) * X * Y * Z] / factor**3).reshape(len(label_ids), X, Y, Z).astype(np.float16)
+
+
+def build_grid_cache(subject_dir: str | Path, label_ids: list[int], factor: int, out: str | Path) -> dict:
+    """Write one subject at the training grid as an uncompressed ``.npz`` (fast to load).
+
+    Keys: ``image`` (X, Y, Z) float32, ``label_ids``, ``factor``, ``shape`` (the preprocessed
+    grid), ``affine``, and ``fractions`` (L, X, Y, Z) float16 when ``factor`` > 1 or ``labels``
+    (the preprocessed label map) when ``factor`` == 1.
+    """
+    from lcsbench.io import atomic_path
+
+    d = Path(subject_dir)
+    t1, affine = _read(d / "t1.nii.gz", np.float32)
+    labels, _ = _read(d / "labels.nii.gz", np.int64)
+    if t1.shape != labels.shape:
+        raise InputError(f"{d}: t1 {t1.shape} and labels {labels.shape} differ in shape; rerun preprocess")
+    unknown = sorted(set(np.unique(labels).tolist()) - {0, *label_ids})
+    if unknown:
+        raise InputError(f"{d / 'labels.nii.gz'} holds label ids {unknown} missing from the label table")
+    arrays = {
+        "image": block_mean(t1, factor),
+        "label_ids": np.asarray(label_ids, np.int64),
+        "factor": np.asarray(factor),
+        "shape": np.asarray(t1.shape),
+        "affine": affine,
+    }
+    if factor == 1:
+        arrays["labels"] = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
+    else:
+        arrays["fractions"] = label_fractions(labels, label_ids, factor)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return {"grid": list(arrays["image"].shape), "factor": factor}
+
+
+@dataclass
+class GridSubject:
+    """One subject at the training grid.
+
+    ``image`` is (1, X, Y, Z). Class ``k`` (1..K) is read through :meth:`channel`: the fraction of
+    each grid voxel covered by the class (exactly 0/1 at grid factor 1), for the subject's own
+    labels or for the L/R-mirrored ones (used with a flipped image).
+    """
+
+    name: str
+    image: torch.Tensor
+    labels: torch.Tensor  # (X, Y, Z) int64 class index at the grid: the largest fraction wins
+    _own: torch.Tensor  # (K, X, Y, Z) float16 fractions, or (X, Y, Z) uint8 index at factor 1
+    _mirror: torch.Tensor | None
+    factor: int
+    shape: tuple[int, int, int]  # the preprocessed grid
+    affine: np.ndarray
+
+    def channel(self, k: int, mirrored: bool = False) -> torch.Tensor:
+        src = self._mirror if mirrored else self._own
+        if src is None:
+            raise ValueError("mirrored labels were not loaded")
+        if self.factor == 1:
+            return (src == k).float()
+        return src[k - 1].float()
+
+    def mask(self, group: list[int]) -> torch.Tensor:
+        """Binary mask of the union of classes ``group`` (any coverage counts), for the atlas."""
+        return (sum(self.channel(k) for k in group) > 0).float()
+
+
+def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) -> GridSubject:
+    """Load a subject's grid cache (see :func:`build_grid_cache`) for ``classes``."""
+    cache = Path(cache)
+    if not cache.is_file():
+        raise InputError(f"training-grid file {cache} does not exist; run the grid rule first")
+    with np.load(cache) as z:
+        arrays = {k: z[k] for k in z.files}
+    factor = int(arrays["factor"])
+    ids = arrays["label_ids"].tolist()
+    missing = sorted({i for s in classes.ids + classes.mirrors for i in s} - set(ids))
+    if missing:
+        raise InputError(f"{cache} lacks label ids {missing}; rerun the grid rule for this label table")
+
+    def per_class(sets) -> torch.Tensor:
+        if factor == 1:
+            return torch.from_numpy(classes.index_map(arrays["labels"].astype(np.int64), sets is classes.mirrors))
+        pos = {v: i for i, v in enumerate(ids)}
+        fr = arrays["fractions"]
+        return torch.from_numpy(np.stack([fr[[pos[i] for i in sorted(s)]].sum(0, dtype=np.float32) for s in sets]))
+
+    own = per_class(classes.ids)
+    if factor == 1:
+        grid_labels = own.long()
+    else:
+        grid_labels = torch.cat([1 - own.sum(0, keepdim=True), own]).argmax(0)
+        own = own.half()
+    mir = per_class(classes.mirrors) if mirrored else None
+    if mir is not None and factor > 1:
+        mir = mir.half()
+    image = torch.from_numpy(arrays["image"])[None]
+    return GridSubject(
+        cache.stem, image, grid_labels, own, mir, factor, tuple(arrays["shape"].tolist()), arrays["affine"]
+    )
+
+
+@dataclass
+class Batch:
+    image: torch.Tensor  # (B, 1, X, Y, Z)
+    target: torch.Tensor  # (B, C, X, Y, Z): C = K (baseline) or 1 (LCS)
+    atlas: torch.Tensor | None  # (B, 2, X, Y, Z) for LCS
+    groups: list[list[int]]
+    flipped: list[bool]
+
+
+class Sampler:
+    """Draws training batches from one ``torch.Generator`` (checkpointed for exact resume).
+
+    Baseline: every class as its own channel. LCS: one random class per sample, merged with a
+    second random class with probability ``merge_prob`` (target and atlas mask become the
+    union). With probability ``flip_prob`` the image is mirrored left/right and the target is
+    read from the mirrored labels, so a flipped left hippocampus is labelled right hippocampus.
+    """
+
+    def __init__(
+        self,
+        train: list[GridSubject],
+        n_classes: int,
+        conditioned: bool,
+        atlas: GridSubject | None,
+        batch_size: int,
+        flip_prob: float,
+        merge_prob: float,
+        generator: torch.Generator,
+    ):
+        self.train, self.k, self.conditioned, self.atlas = train, n_classes, conditioned, atlas
+        self.batch_size, self.flip_prob, self.merge_prob, self.g = batch_size, flip_prob, merge_prob, generator
+
+    def _uniform(self) -> float:
+        return float(torch.rand((), generator=self.g))
+
+    def _int(self, n: int) -> int:
+        return int(torch.randint(n, (), generator=self.g))
+
+    def sample(self) -> Batch:
+        images, targets, atlases, groups, flips = [], [], [], [], []
+        for _ in range(self.batch_size):
+            s = self.train[self._int(len(self.train))]
+            flip = self._uniform() < self.flip_prob
+            if self.conditioned:
+                group = [self._int(self.k) + 1]
+                if self.k > 1 and self._uniform() < self.merge_prob:
+                    other = self._int(self.k - 1) + 1
+                    group.append(other if other < group[0] else other + 1)
+                chans = [sum(s.channel(c, flip) for c in group)]
+                atlases.append(torch.stack([self.atlas.image[0], self.atlas.mask(group)]))
+            else:
+                group = list(range(1, self.k + 1))
+                chans = [s.channel(c, flip) for c in group]
+            img, tgt = s.image, torch.stack(chans)
+            if flip:
+                img, tgt = img.flip(1), tgt.flip(1)
+            images.append(img)
+            targets.append(tgt)
+            groups.append(group)
+            flips.append(flip)
+        atlas = torch.stack(atlases) if atlases else None
+        return Batch(torch.stack(images), torch.stack(targets), atlas, groups, flips)

@@ -1,0 +1,265 @@
+"""The resumable training loop shared by every trainable method of the registry."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from monai.losses import DiceLoss
+from monai.metrics import DiceMetric
+from tqdm import tqdm
+
+from lcsbench.data.classes import ClassSet
+from lcsbench.infer import class_probabilities, combine
+from lcsbench.io import atomic_path
+from lcsbench.methods import Method
+from lcsbench.models import PRESETS, UNet3D, UNetConfig
+from lcsbench.train.data import GridSubject, Sampler
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One scale's training settings (``scales.<scale>`` in config.yaml)."""
+
+    steps: int
+    eval_every: int
+    checkpoint_every: int
+    grid_factor: int = 1
+    depth: int | None = None  # overrides the backbone preset's depth (quick scale)
+    batch_size: int = 2
+    lr: float = 1e-4
+    flip_prob: float = 0.5
+    merge_prob: float = 0.5
+    label_batch: int = 8
+    amp: str = "none"  # "none" | "bf16" (CUDA only)
+
+
+def backbone(method: Method, cfg: TrainConfig) -> UNetConfig:
+    base = PRESETS[method.backbone]
+    return UNetConfig(**{**asdict(base), **({"depth": cfg.depth} if cfg.depth else {})})
+
+
+def build_model(method: Method, n_classes: int, cfg: UNetConfig) -> UNet3D:
+    conditioned = method.conditioning == "atlas"
+    return UNet3D(1, 1 if conditioned else n_classes, 2 if conditioned else 0, cfg)
+
+
+def make_loss(method: Method):
+    dice = DiceLoss(sigmoid=True, squared_pred=True, batch=True)
+    if method.dice == "pooled":
+        return lambda logits, target: dice(logits.flatten(1)[:, None], target.flatten(1)[:, None])
+    return dice
+
+
+def segment_grid(
+    model: UNet3D, subject: GridSubject, atlas: GridSubject | None, n_classes: int, label_batch: int
+) -> torch.Tensor:
+    """Label map of ``subject`` at the training grid (used for validation)."""
+    masks = None
+    if model.cond_channels:
+        masks = torch.stack([atlas.mask([k]) for k in range(1, n_classes + 1)])
+    return combine(class_probabilities(model, subject.image, atlas.image if atlas else None, masks, label_batch))
+
+
+def validation_dice(
+    model: UNet3D,
+    val: list[GridSubject],
+    atlas: GridSubject | None,
+    n_classes: int,
+    label_batch: int,
+    device: torch.device,
+) -> float:
+    """Mean Dice over classes and validation subjects at the training grid (MONAI DiceMetric)."""
+    metric = DiceMetric(include_background=False, num_classes=n_classes + 1, reduction="mean_batch", ignore_empty=True)
+    for s in val:
+        pred = segment_grid(model, _to(s, device), _to(atlas, device), n_classes, label_batch)
+        metric(pred[None, None].cpu(), s.labels[None, None])
+    return float(torch.nanmean(metric.aggregate()))
+
+
+def _to(s: GridSubject | None, device: torch.device) -> GridSubject | None:
+    if s is None or device.type == "cpu":
+        return s
+    return GridSubject(
+        s.name,
+        s.image.to(device),
+        s.labels,
+        s._own.to(device),
+        None if s._mirror is None else s._mirror.to(device),
+        s.factor,
+    )
+
+
+def fingerprint(obj: dict) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train(
+    method: Method,
+    classes: ClassSet,
+    train_set: list[GridSubject],
+    val_set: list[GridSubject],
+    atlas: GridSubject | None,
+    cfg: TrainConfig,
+    seed: int,
+    checkpoint: str | Path,
+    device: torch.device,
+    progress: bool = True,
+) -> tuple[UNet3D, dict, list[dict]]:
+    """Train ``method``; return the model with the best validation Dice, its metadata and history.
+
+    A checkpoint (model, optimiser, RNG states, step, history, best weights) is written every
+    ``checkpoint_every`` steps; a rerun with the same settings resumes from it and ends with the
+    same weights as an uninterrupted run.
+    """
+    checkpoint = Path(checkpoint)
+    k = len(classes)
+    net_cfg = backbone(method, cfg)
+    settings = {
+        "method": asdict(method),
+        "classes": classes.to_records(),
+        "train": asdict(cfg),
+        "seed": seed,
+        "backbone": net_cfg.to_dict(),
+        "train_subjects": [s.name for s in train_set],
+        "val_subjects": [s.name for s in val_set],
+        "atlas": atlas.name if atlas else None,
+    }
+    key = fingerprint(settings)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+        torch.set_flush_denormal(True)  # denormals slow CPU convolutions ~4x as weights settle
+    torch.manual_seed(seed)
+    model = build_model(method, k, net_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed)
+    conditioned = method.conditioning == "atlas"
+    sampler = Sampler(train_set, k, conditioned, atlas, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, gen)
+    loss_fn = make_loss(method)
+    state = {
+        "step": 0,
+        "history": [],
+        "best_score": -1.0,
+        "best_step": -1,
+        "loss_sum": 0.0,
+        "loss_n": 0,
+        "seconds": 0.0,
+    }
+    best_weights = copy.deepcopy(model.state_dict())
+
+    if checkpoint.is_file():
+        ck = torch.load(checkpoint, map_location=device, weights_only=True)
+        if ck.get("fingerprint") == key:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            torch.set_rng_state(ck["torch_rng"])
+            gen.set_state(ck["sampler_rng"])
+            if device.type == "cuda" and "cuda_rng" in ck:
+                torch.cuda.set_rng_state(ck["cuda_rng"])
+            best_weights = ck["best_model"]
+            state = ck["state"]
+            print(f"resuming from {checkpoint} at step {state['step']}", flush=True)
+        else:
+            print(f"ignoring {checkpoint}: it was written with other settings", flush=True)
+
+    def save_checkpoint() -> None:
+        ck = {
+            "fingerprint": key,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "sampler_rng": gen.get_state(),
+            "best_model": best_weights,
+            "state": state,
+        }
+        if device.type == "cuda":
+            ck["cuda_rng"] = torch.cuda.get_rng_state()
+        with atomic_path(checkpoint) as tmp:
+            torch.save(ck, tmp)
+
+    def evaluate() -> None:
+        nonlocal best_weights
+        score = validation_dice(model, val_set, atlas, k, cfg.label_batch, device)
+        loss = state["loss_sum"] / state["loss_n"] if state["loss_n"] else float("nan")
+        state["history"].append({"step": state["step"], "train_loss": loss, "val_dice": score})
+        state["loss_sum"], state["loss_n"] = 0.0, 0
+        if score > state["best_score"]:
+            state["best_score"], state["best_step"] = score, state["step"]
+            best_weights = copy.deepcopy(model.state_dict())
+        model.train()
+
+    autocast = cfg.amp == "bf16" and device.type == "cuda"
+    if state["step"] == 0 and not state["history"]:
+        evaluate()
+    model.train()
+    bar = tqdm(
+        total=cfg.steps,
+        initial=state["step"],
+        desc=f"{method.name} K={k}",
+        disable=not progress,
+        mininterval=5,
+        file=None,
+    )
+    while state["step"] < cfg.steps:
+        t0 = time.perf_counter()
+        b = sampler.sample()
+        atlas_in = b.atlas.to(device) if b.atlas is not None else None
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            logits = model(b.image.to(device), atlas_in)
+        loss = loss_fn(logits.float(), b.target.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        state["loss_sum"] += loss.item()
+        state["loss_n"] += 1
+        state["seconds"] += time.perf_counter() - t0
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.3f}", best=f"{state['best_score']:.3f}")
+        if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
+            evaluate()
+        if state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
+            save_checkpoint()
+    bar.close()
+    model.load_state_dict(best_weights)
+    meta = {
+        **settings,
+        "fingerprint": key,
+        "n_classes": k,
+        "best_step": state["best_step"],
+        "best_val_dice": state["best_score"],
+        "train_seconds": round(state["seconds"], 1),
+        "device": str(device),
+    }
+    return model, meta, state["history"]
+
+
+def save_model(model: UNet3D, meta: dict, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"meta_json": json.dumps(meta, sort_keys=True), "state": model.state_dict()}, tmp)
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[UNet3D, dict]:
+    """Load a model saved by :func:`save_model` (``weights_only=True``)."""
+    from lcsbench.errors import InputError
+    from lcsbench.methods import get_method
+
+    try:
+        ck = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise InputError(f"model file {path} is missing or unreadable ({exc}); rerun the train rule") from exc
+    meta = json.loads(ck["meta_json"])
+    model = build_model(get_method(meta["method"]["name"]), meta["n_classes"], UNetConfig(**meta["backbone"]))
+    model.load_state_dict(ck["state"])
+    return model.to(device).eval(), meta

@@ -1,0 +1,124 @@
+"""Training on a tiny synthetic dataset: sampling, exact resume after a kill, learning vs no learning."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from lcsbench.data.classes import ClassSet
+from lcsbench.train.data import Sampler, load_subject
+from tests.synthetic import TABLE, make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ["ball_L", "rod_L", "core"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("synthetic"))
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lcsbench", *args], env=_env(), capture_output=True, text=True, **kw)
+
+
+def _run_args(data, method: str, n: int = 3) -> list[str]:
+    return ["--method", method, "--classes", *CLASSES, "--n-classes", str(n), "--label-table", str(data["table"]),
+            "--split", str(data["split"]), "--grid-dir", str(data["grid"])]
+
+
+def _train_args(data, method, out: Path, steps: int, every: int = 5, lr: float = 0.003) -> list[str]:
+    cfg = {"steps": steps, "eval_every": 10, "checkpoint_every": every, "grid_factor": 1, "depth": 2, "lr": lr}
+    return ["train", *_run_args(data, method), "--scale-config", json.dumps(cfg), "--seed", "7",
+            "--checkpoint", str(out / "ck.pt"), "--out-model", str(out / "model.pt"), "--out-meta",
+            str(out / "train.json"), "--out-history", str(out / "history.csv"), "--out-curve", str(out / "curve.png")]
+
+
+def test_flip_reads_mirrored_labels(data):
+    cs = ClassSet.from_table(TABLE, ["ball_L"])
+    subj = load_subject(data["grid"] / "s00.npz", cs)
+    g = torch.Generator().manual_seed(0)
+    sampler = Sampler([subj], 1, False, None, 16, flip_prob=0.5, merge_prob=0.0, generator=g)
+    b = sampler.sample()
+    assert any(b.flipped) and not all(b.flipped)
+    for img, tgt, flipped in zip(b.image, b.target, b.flipped):
+        # ball_L lies at low x (RAS left); after a flip the left ball is the former right ball
+        assert torch.equal(tgt[0], subj.channel(1, mirrored=True).flip(0) if flipped else subj.channel(1))
+        com = (tgt[0].nonzero()[:, 0].float().mean()).item()
+        assert com < tgt.shape[1] / 2
+        assert torch.equal(img, subj.image.flip(1) if flipped else subj.image)
+
+
+def test_lcs_merges_a_second_class_in_target_and_atlas(data):
+    cs = ClassSet.from_table(TABLE, CLASSES)
+    subj = load_subject(data["grid"] / "s00.npz", cs)
+    g = torch.Generator().manual_seed(1)
+    b = Sampler([subj], 3, True, subj, 32, flip_prob=0.0, merge_prob=0.5, generator=g).sample()
+    sizes = [len(gr) for gr in b.groups]
+    assert 1 in sizes and 2 in sizes
+    for tgt, atlas, group in zip(b.target, b.atlas, b.groups):
+        union = sum(subj.channel(k) for k in group)
+        assert torch.equal(tgt[0], union) and torch.equal(atlas[1], (union > 0).float())
+
+
+def test_killed_training_resumes_to_identical_weights(data, tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    steps = 120
+    res = _cli(*_train_args(data, "lcs", full, steps))
+    assert res.returncode == 0, res.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "lcsbench", *_train_args(data, "lcs", killed, steps)], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "ck.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (killed / "ck.pt").exists() and not (killed / "model.pt").exists(), "the kill came too late"
+    res = _cli(*_train_args(data, "lcs", killed, steps))
+    assert res.returncode == 0, res.stderr
+    step = int(res.stdout.split("resuming from")[1].split("at step")[1].split()[0])
+    assert 0 < step < steps
+    a = torch.load(full / "model.pt", weights_only=True)["state"]
+    b = torch.load(killed / "model.pt", weights_only=True)["state"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (full / "history.csv").read_bytes() == (killed / "history.csv").read_bytes()
+    assert not (killed / "ck.pt").exists()
+
+
+def _mean_dice(data, tmp: Path, method: str, model: Path | None) -> float:
+    pred, metrics = tmp / f"pred-{method}", tmp / f"{method}.csv"
+    args = ["predict", *_run_args(data, method), "--prep-dir", str(data["prep"]), "--out-dir", str(pred)]
+    res = _cli(*args, *(["--model", str(model)] if model else []))
+    assert res.returncode == 0, res.stderr
+    args = ["evaluate", *_run_args(data, method)[:-2], "--prep-dir", str(data["prep"]), "--predictions", str(pred),
+            "--out", str(metrics)]
+    res = _cli(*args)
+    assert res.returncode == 0, res.stderr
+    df = pd.read_csv(metrics)
+    assert sorted(df["subject"].unique()) == sorted(data["subjects"][7:])
+    return float(df.groupby("subject")["dice"].mean().mean())
+
+
+@pytest.mark.parametrize("method", ["baseline", "lcs"])
+def test_untrained_model_does_not_beat_atlas_copy_but_trained_does(data, tmp_path, method):
+    reference = _mean_dice(data, tmp_path, "atlas-copy", None)
+    assert 0.2 < reference < 0.95
+    for steps, beats in ((0, False), (300, True)):
+        out = tmp_path / f"{method}-{steps}"
+        res = _cli(*_train_args(data, method, out, steps, every=1000, lr=0.003))
+        assert res.returncode == 0, res.stderr
+        dice = _mean_dice(data, tmp_path, method, out / "model.pt")
+        assert (dice > reference) is beats, (method, steps, dice, reference)
