@@ -56,7 +56,13 @@ def make_dataset(root: Path, n_subjects: int = 9, factor: int = 1, seed: int = 0
         build_grid_cache(prep / s, TABLE["id"].tolist(), factor, grid / f"{s}.npz")
     table = root / "labels.tsv"
     write_label_table(TABLE, table)
-    split = {"split": 1, "seed": 0, "train": subjects[:4], "atlas": [subjects[4]], "val": subjects[5:7],
-             "test": subjects[7:]}
+    split = {
+        "split": 1,
+        "seed": 0,
+        "train": subjects[:4],
+        "atlas": [subjects[4]],
+        "val": subjects[5:7],
+        "test": subjects[7:],
+    }
     (root / "split1.json").write_text(json.dumps(split))
     return {"prep": prep, "grid": grid, "table": table, "split": root / "split1.json", "subjects": subjects}

@@ -20,7 +20,11 @@ def test_fine_and_coarse_classes_and_mirrors():
 
 @pytest.mark.parametrize(
     "names, message",
-    [(["nope"], "neither a fine nor a coarse"), (["ball_L", "pair_L"], "share labels"), (["core", "core"], "duplicate")],
+    [
+        (["nope"], "neither a fine nor a coarse"),
+        (["ball_L", "pair_L"], "share labels"),
+        (["core", "core"], "duplicate"),
+    ],
 )
 def test_bad_class_lists_name_the_problem(names, message):
     with pytest.raises(InputError, match=message):

@@ -36,15 +36,42 @@ def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def _run_args(data, method: str, n: int = 3) -> list[str]:
-    return ["--method", method, "--classes", *CLASSES, "--n-classes", str(n), "--label-table", str(data["table"]),
-            "--split", str(data["split"]), "--grid-dir", str(data["grid"])]
+    return [
+        "--method",
+        method,
+        "--classes",
+        *CLASSES,
+        "--n-classes",
+        str(n),
+        "--label-table",
+        str(data["table"]),
+        "--split",
+        str(data["split"]),
+        "--grid-dir",
+        str(data["grid"]),
+    ]
 
 
 def _train_args(data, method, out: Path, steps: int, every: int = 5, lr: float = 0.003) -> list[str]:
     cfg = {"steps": steps, "eval_every": 10, "checkpoint_every": every, "grid_factor": 1, "depth": 2, "lr": lr}
-    return ["train", *_run_args(data, method), "--scale-config", json.dumps(cfg), "--seed", "7",
-            "--checkpoint", str(out / "ck.pt"), "--out-model", str(out / "model.pt"), "--out-meta",
-            str(out / "train.json"), "--out-history", str(out / "history.csv"), "--out-curve", str(out / "curve.png")]
+    return [
+        "train",
+        *_run_args(data, method),
+        "--scale-config",
+        json.dumps(cfg),
+        "--seed",
+        "7",
+        "--checkpoint",
+        str(out / "ck.pt"),
+        "--out-model",
+        str(out / "model.pt"),
+        "--out-meta",
+        str(out / "train.json"),
+        "--out-history",
+        str(out / "history.csv"),
+        "--out-curve",
+        str(out / "curve.png"),
+    ]
 
 
 def test_flip_reads_mirrored_labels(data):
@@ -79,8 +106,12 @@ def test_killed_training_resumes_to_identical_weights(data, tmp_path):
     steps = 120
     res = _cli(*_train_args(data, "lcs", full, steps))
     assert res.returncode == 0, res.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "lcsbench", *_train_args(data, "lcs", killed, steps)], env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lcsbench", *_train_args(data, "lcs", killed, steps)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not (killed / "ck.pt").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -103,8 +134,16 @@ def _mean_dice(data, tmp: Path, method: str, model: Path | None) -> float:
     args = ["predict", *_run_args(data, method), "--prep-dir", str(data["prep"]), "--out-dir", str(pred)]
     res = _cli(*args, *(["--model", str(model)] if model else []))
     assert res.returncode == 0, res.stderr
-    args = ["evaluate", *_run_args(data, method)[:-2], "--prep-dir", str(data["prep"]), "--predictions", str(pred),
-            "--out", str(metrics)]
+    args = [
+        "evaluate",
+        *_run_args(data, method)[:-2],
+        "--prep-dir",
+        str(data["prep"]),
+        "--predictions",
+        str(pred),
+        "--out",
+        str(metrics),
+    ]
     res = _cli(*args)
     assert res.returncode == 0, res.stderr
     df = pd.read_csv(metrics)

@@ -22,15 +22,16 @@ def evaluate_subject(
     either (MONAI's convention), so a missed structure shows as a Dice of 0 and no distance.
     """
     k = len(class_names)
+    spacing = [float(s) for s in spacing]
     p = torch.from_numpy(np.asarray(pred, np.int64))[None, None]
     t = torch.from_numpy(np.asarray(truth, np.int64))[None, None]
     dice = DiceMetric(include_background=False, num_classes=k + 1, reduction="none", ignore_empty=False)(p, t)[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MONAI warns for every empty class and about a deprecated argument
         hd = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(
-            one_hot(p, k + 1, dtype=torch.bool), one_hot(t, k + 1, dtype=torch.bool), spacing=[float(s) for s in spacing]
+            one_hot(p, k + 1, dtype=torch.bool), one_hot(t, k + 1, dtype=torch.bool), spacing=spacing
         )[0]
-    ml = float(np.prod([float(s) for s in spacing])) / 1000
+    ml = float(np.prod(spacing)) / 1000
     pv = np.bincount(pred.ravel(), minlength=k + 1)
     tv = np.bincount(truth.ravel(), minlength=k + 1)
     rows = []
