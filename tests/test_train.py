@@ -52,8 +52,8 @@ def _run_args(data, method: str, n: int = 3) -> list[str]:
     ]
 
 
-def _train_args(data, method, out: Path, steps: int, every: int = 5, lr: float = 0.003) -> list[str]:
-    cfg = {"steps": steps, "eval_every": 10, "checkpoint_every": every, "grid_factor": 1, "depth": 2, "lr": lr}
+def _train_args(data, method, out: Path, steps: int, every: int = 5, lr: float = 0.003, **extra) -> list[str]:
+    cfg = {"steps": steps, "eval_every": 10, "checkpoint_every": every, "grid_factor": 1, "depth": 2, "lr": lr, **extra}
     return [
         "train",
         *_run_args(data, method),
@@ -104,10 +104,11 @@ def test_lcs_merges_a_second_class_in_target_and_atlas(data):
 def test_killed_training_resumes_to_identical_weights(data, tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
     steps = 120
-    res = _cli(*_train_args(data, "lcs", full, steps))
+    kw = {"warmup_steps": 30, "norm": "instance"}  # the scheduler's state is checkpointed too
+    res = _cli(*_train_args(data, "lcs", full, steps, **kw))
     assert res.returncode == 0, res.stderr
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lcsbench", *_train_args(data, "lcs", killed, steps)],
+        [sys.executable, "-m", "lcsbench", *_train_args(data, "lcs", killed, steps, **kw)],
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -118,8 +119,9 @@ def test_killed_training_resumes_to_identical_weights(data, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (killed / "ck.pt").exists() and not (killed / "model.pt").exists(), "the kill came too late"
-    res = _cli(*_train_args(data, "lcs", killed, steps))
+    res = _cli(*_train_args(data, "lcs", killed, steps, **kw))
     assert res.returncode == 0, res.stderr
+    assert "resuming from" in res.stdout, res.stdout
     step = int(res.stdout.split("resuming from")[1].split("at step")[1].split()[0])
     assert 0 < step < steps
     a = torch.load(full / "model.pt", weights_only=True)["state"]

@@ -31,6 +31,8 @@ class TrainConfig:
     checkpoint_every: int
     grid_factor: int = 1
     depth: int | None = None  # overrides the backbone preset's depth (quick scale)
+    norm: str = "preset"  # overrides the preset's normalisation: "none" | "batch" | "instance"
+    warmup_steps: int = 0  # linear learning-rate warm-up
     batch_size: int = 2
     lr: float = 1e-4
     flip_prob: float = 0.5
@@ -40,8 +42,12 @@ class TrainConfig:
 
 
 def backbone(method: Method, cfg: TrainConfig) -> UNetConfig:
-    base = PRESETS[method.backbone]
-    return UNetConfig(**{**asdict(base), **({"depth": cfg.depth} if cfg.depth else {})})
+    over = {}
+    if cfg.depth:
+        over["depth"] = cfg.depth
+    if cfg.norm != "preset":
+        over["norm"] = None if cfg.norm == "none" else cfg.norm
+    return UNetConfig(**{**asdict(PRESETS[method.backbone]), **over})
 
 
 def build_model(method: Method, n_classes: int, cfg: UNetConfig) -> UNet3D:
@@ -143,6 +149,9 @@ def train(
     torch.manual_seed(seed)
     model = build_model(method, k, net_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: min(1.0, (i + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+    )
     gen = torch.Generator().manual_seed(seed)
     conditioned = method.conditioning == "atlas"
     sampler = Sampler(train_set, k, conditioned, atlas, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, gen)
@@ -163,6 +172,7 @@ def train(
         if ck.get("fingerprint") == key:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
             torch.set_rng_state(ck["torch_rng"])
             gen.set_state(ck["sampler_rng"])
             if device.type == "cuda" and "cuda_rng" in ck:
@@ -171,13 +181,22 @@ def train(
             state = ck["state"]
             print(f"resuming from {checkpoint} at step {state['step']}", flush=True)
         else:
-            print(f"ignoring {checkpoint}: it was written with other settings", flush=True)
+            old = json.loads(ck.get("settings_json", "{}"))
+            changed = sorted(
+                k
+                for k in settings
+                if json.dumps(old.get(k), sort_keys=True, default=str)
+                != json.dumps(settings[k], sort_keys=True, default=str)
+            )
+            print(f"ignoring {checkpoint}: written with other settings ({', '.join(changed)})", flush=True)
 
     def save_checkpoint() -> None:
         ck = {
             "fingerprint": key,
+            "settings_json": json.dumps(settings, sort_keys=True, default=str),
             "model": model.state_dict(),
             "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "sampler_rng": gen.get_state(),
             "best_model": best_weights,
@@ -221,12 +240,13 @@ def train(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        sched.step()
         state["step"] += 1
         state["loss_sum"] += loss.item()
         state["loss_n"] += 1
         state["seconds"] += time.perf_counter() - t0
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.3f}", best=f"{state['best_score']:.3f}")
+        bar.set_postfix(loss=f"{loss.item():.3f}", best=f"{state['best_score']:.3f}")
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
             evaluate()
         if state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:

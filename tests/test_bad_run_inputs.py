@@ -1,0 +1,99 @@
+"""Bad inputs to train / predict / evaluate: one clear error, exit 2, no output left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lcsbench.cli import main
+from tests.synthetic import make_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("bad"), n_subjects=9, factor=2)
+
+
+def _train(data, out: Path, *, classes=("ball_L", "core"), n=2, grid=None, scale=None) -> list[str]:
+    scale = scale or {"steps": 2, "eval_every": 1, "checkpoint_every": 1, "grid_factor": 2, "depth": 1}
+    return [
+        "train",
+        "--method",
+        "lcs",
+        "--classes",
+        *classes,
+        "--n-classes",
+        str(n),
+        "--label-table",
+        str(data["table"]),
+        "--split",
+        str(data["split"]),
+        "--grid-dir",
+        str(grid or data["grid"]),
+        "--scale-config",
+        json.dumps(scale),
+        "--seed",
+        "1",
+        "--checkpoint",
+        str(out / "ck.pt"),
+        "--out-model",
+        str(out / "m.pt"),
+        "--out-meta",
+        str(out / "m.json"),
+        "--out-history",
+        str(out / "h.csv"),
+        "--out-curve",
+        str(out / "c.png"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"n": 3}, "n_classes 3 is outside 1..2"),
+        ({"classes": ("ball_L", "hippocampus_L")}, "'hippocampus_L' is neither a fine nor a coarse"),
+        ({"grid": "missing"}, "training-grid file"),
+        ({"scale": {"steps": 2, "eval_every": 1, "checkpoint_every": 1, "grid_factor": 4}}, "grid factor 2"),
+        ({"scale": {"steps": 2, "eval_every": 1, "checkpoint_every": 1, "grid_factor": 2, "lr_typo": 1}}, "lr_typo"),
+    ],
+)
+def test_train_rejects_bad_input(data, tmp_path, capsys, change, message):
+    if change.get("grid") == "missing":
+        change["grid"] = tmp_path / "nogrid"
+    assert main(_train(data, tmp_path, **change)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lcsbench train: error:") and message in err and "\n" not in err
+    assert not any(tmp_path.glob("m.*")) and not (tmp_path / "h.csv").exists()
+
+
+def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
+    assert main(_train(data, tmp_path)) == 0
+    out = tmp_path / "pred"
+    args = [
+        "predict",
+        "--method",
+        "lcs",
+        "--classes",
+        "ball_L",
+        "core",
+        "rod_L",
+        "--n-classes",
+        "3",
+        "--label-table",
+        str(data["table"]),
+        "--split",
+        str(data["split"]),
+        "--grid-dir",
+        str(data["grid"]),
+        "--prep-dir",
+        str(data["prep"]),
+        "--model",
+        str(tmp_path / "m.pt"),
+        "--out-dir",
+        str(out),
+    ]
+    assert main(args) == 2
+    assert "with 2 classes, not lcs with 3" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".pred*"))
