@@ -66,3 +66,21 @@ def make_dataset(root: Path, n_subjects: int = 9, factor: int = 1, seed: int = 0
     }
     (root / "split1.json").write_text(json.dumps(split))
     return {"prep": prep, "grid": grid, "table": table, "split": root / "split1.json", "subjects": subjects}
+
+
+def run_args(data: dict, method: str, classes, n: int, grid=None) -> list[str]:
+    """The arguments that train / predict / evaluate share, for ``make_dataset``'s dataset."""
+    return [
+        "--method",
+        method,
+        "--classes",
+        *classes,
+        "--n-classes",
+        str(n),
+        "--label-table",
+        str(data["table"]),
+        "--split",
+        str(data["split"]),
+        "--grid-dir",
+        str(grid or data["grid"]),
+    ]

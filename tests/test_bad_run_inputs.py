@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lcsbench.cli import main
-from tests.synthetic import make_dataset
+from tests.synthetic import make_dataset, run_args
 
 
 @pytest.fixture(scope="module")
@@ -20,18 +20,7 @@ def _train(data, out: Path, *, classes=("ball_L", "core"), n=2, grid=None, scale
     scale = scale or {"steps": 2, "eval_every": 1, "checkpoint_every": 1, "grid_factor": 2, "depth": 1}
     return [
         "train",
-        "--method",
-        "lcs",
-        "--classes",
-        *classes,
-        "--n-classes",
-        str(n),
-        "--label-table",
-        str(data["table"]),
-        "--split",
-        str(data["split"]),
-        "--grid-dir",
-        str(grid or data["grid"]),
+        *run_args(data, "lcs", classes, n, grid),
         "--scale-config",
         json.dumps(scale),
         "--seed",
@@ -73,20 +62,7 @@ def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
     out = tmp_path / "pred"
     args = [
         "predict",
-        "--method",
-        "lcs",
-        "--classes",
-        "ball_L",
-        "core",
-        "rod_L",
-        "--n-classes",
-        "3",
-        "--label-table",
-        str(data["table"]),
-        "--split",
-        str(data["split"]),
-        "--grid-dir",
-        str(data["grid"]),
+        *run_args(data, "lcs", ("ball_L", "core", "rod_L"), 3),
         "--prep-dir",
         str(data["prep"]),
         "--model",

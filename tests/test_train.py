@@ -16,7 +16,7 @@ import torch
 
 from lcsbench.data.classes import ClassSet
 from lcsbench.train.data import Sampler, load_subject
-from tests.synthetic import TABLE, make_dataset
+from tests.synthetic import TABLE, make_dataset, run_args
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["ball_L", "rod_L", "core"]
@@ -36,20 +36,7 @@ def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
 
 
 def _run_args(data, method: str, n: int = 3) -> list[str]:
-    return [
-        "--method",
-        method,
-        "--classes",
-        *CLASSES,
-        "--n-classes",
-        str(n),
-        "--label-table",
-        str(data["table"]),
-        "--split",
-        str(data["split"]),
-        "--grid-dir",
-        str(data["grid"]),
-    ]
+    return run_args(data, method, CLASSES, n)
 
 
 def _train_args(data, method, out: Path, steps: int, every: int = 5, lr: float = 0.003, **extra) -> list[str]:

@@ -291,7 +291,6 @@ def cmd_predict(a: argparse.Namespace) -> None:
     """Label maps of the split's test subjects in the preprocessed space (class indices)."""
     import nibabel as nib
     import numpy as np
-    import torch
     from tqdm import tqdm
 
     from lcsbench.infer import class_probabilities, combine
@@ -317,7 +316,7 @@ def cmd_predict(a: argparse.Namespace) -> None:
             atlas = masks = None
             if model.cond_channels:
                 atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False)
-                masks = torch.stack([atlas.mask([k]) for k in range(1, len(classes) + 1)]).to(device)
+                masks = atlas.class_masks(len(classes)).to(device)
         else:
             ref = nib.load(str(Path(a.prep_dir) / split["atlas"][0] / "labels.nii.gz"))
             ref_labels = classes.index_map(np.asarray(ref.dataobj, np.int64))

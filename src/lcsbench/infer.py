@@ -74,8 +74,8 @@ def combine(
         if factor > 1:
             p = F.interpolate(p[None], scale_factor=factor, mode="trilinear", align_corners=False)[0]
         if best is None:
-            best = torch.full(p.shape[1:], BACKGROUND_LEVEL)
-            labels = torch.zeros(p.shape[1:], dtype=torch.int64)
+            best = torch.full(p.shape[1:], BACKGROUND_LEVEL, device=p.device)
+            labels = torch.zeros(p.shape[1:], dtype=torch.int64, device=p.device)
         for j in range(p.shape[0]):
             idx = start + j
             k = order[idx] if order is not None else idx + 1

@@ -112,6 +112,10 @@ class GridSubject:
         """Binary mask of the union of classes ``group`` (any coverage counts), for the atlas."""
         return (sum(self.channel(k) for k in group) > 0).float()
 
+    def class_masks(self, n_classes: int) -> torch.Tensor:
+        """(K, X, Y, Z): the binary mask of every class, the atlas input of LCS inference."""
+        return torch.stack([self.mask([k]) for k in range(1, n_classes + 1)])
+
 
 def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) -> GridSubject:
     """Load a subject's grid cache (see :func:`build_grid_cache`) for ``classes``."""
@@ -126,20 +130,21 @@ def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) ->
     if missing:
         raise InputError(f"{cache} lacks label ids {missing}; rerun the grid rule for this label table")
 
-    def per_class(sets) -> torch.Tensor:
+    def per_class(mirrored: bool) -> torch.Tensor:
+        sets = classes.mirrors if mirrored else classes.ids
         if factor == 1:
-            return torch.from_numpy(classes.index_map(arrays["labels"].astype(np.int64), sets is classes.mirrors))
+            return torch.from_numpy(classes.index_map(arrays["labels"].astype(np.int64), mirrored))
         pos = {v: i for i, v in enumerate(ids)}
         fr = arrays["fractions"]
         return torch.from_numpy(np.stack([fr[[pos[i] for i in sorted(s)]].sum(0, dtype=np.float32) for s in sets]))
 
-    own = per_class(classes.ids)
+    own = per_class(False)
     if factor == 1:
         grid_labels = own.long()
     else:
         grid_labels = torch.cat([1 - own.sum(0, keepdim=True), own]).argmax(0)
         own = own.half()
-    mir = per_class(classes.mirrors) if mirrored else None
+    mir = per_class(True) if mirrored else None
     if mir is not None and factor > 1:
         mir = mir.half()
     image = torch.from_numpy(arrays["image"])[None]

@@ -66,9 +66,7 @@ def segment_grid(
     model: UNet3D, subject: GridSubject, atlas: GridSubject | None, n_classes: int, label_batch: int
 ) -> torch.Tensor:
     """Label map of ``subject`` at the training grid (used for validation)."""
-    masks = None
-    if model.cond_channels:
-        masks = torch.stack([atlas.mask([k]) for k in range(1, n_classes + 1)])
+    masks = atlas.class_masks(n_classes) if model.cond_channels else None
     return combine(class_probabilities(model, subject.image, atlas.image if atlas else None, masks, label_batch))
 
 
@@ -78,12 +76,11 @@ def validation_dice(
     atlas: GridSubject | None,
     n_classes: int,
     label_batch: int,
-    device: torch.device,
 ) -> float:
     """Mean Dice over classes and validation subjects at the training grid (MONAI DiceMetric)."""
     metric = DiceMetric(include_background=False, num_classes=n_classes + 1, reduction="mean_batch", ignore_empty=True)
     for s in val:
-        pred = segment_grid(model, _to(s, device), _to(atlas, device), n_classes, label_batch)
+        pred = segment_grid(model, s, atlas, n_classes, label_batch)
         metric(pred[None, None].cpu(), s.labels[None, None])
     return float(torch.nanmean(metric.aggregate()))
 
@@ -156,6 +153,7 @@ def train(
     conditioned = method.conditioning == "atlas"
     sampler = Sampler(train_set, k, conditioned, atlas, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, gen)
     loss_fn = make_loss(method)
+    val_on_device, atlas_on_device = [_to(s, device) for s in val_set], _to(atlas, device)
     state = {
         "step": 0,
         "history": [],
@@ -209,7 +207,7 @@ def train(
 
     def evaluate() -> None:
         nonlocal best_weights
-        score = validation_dice(model, val_set, atlas, k, cfg.label_batch, device)
+        score = validation_dice(model, val_on_device, atlas_on_device, k, cfg.label_batch)
         loss = state["loss_sum"] / state["loss_n"] if state["loss_n"] else float("nan")
         state["history"].append({"step": state["step"], "train_loss": loss, "val_dice": score})
         state["loss_sum"], state["loss_n"] = 0.0, 0
