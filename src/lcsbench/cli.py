@@ -441,6 +441,70 @@ def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
         print(out.to_string(index=False))
 
 
+def cmd_bench(a: argparse.Namespace) -> None:
+    """Training memory, inference time and training throughput (results/perf)."""
+    import pandas as pd
+    import torch
+
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.figures.perf import perf_figure
+    from lcsbench.io import atomic_path, save_json
+    from lcsbench.methods import get_method
+    from lcsbench.perf import bench
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import TrainConfig, backbone, pick_device
+
+    _set_threads(a.threads)
+    device = pick_device(a.device)
+    try:
+        cfgs = {g: TrainConfig(**c) for g, c in a.scales.items()}
+    except TypeError as exc:
+        raise InputError(f"--scales {a.scales}: {exc}; check scales in config.yaml") from exc
+    lcs = get_method("lcs")
+    grids = {g: (bench.grid_shape(a.shape, c.grid_factor), backbone(lcs, c)) for g, c in cfgs.items()}
+    name = bench.device_name(device)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+
+    def write(rows: list[dict], path: str) -> pd.DataFrame:
+        df = pd.DataFrame(rows)
+        df.insert(0, "device", name)
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+        print(df.drop(columns="device").to_string(index=False), flush=True)
+        return df
+
+    if a.scale not in cfgs:
+        raise InputError(f"--scale {a.scale!r} is not one of the scales given ({', '.join(cfgs)})")
+    table = read_label_table(a.label_table)
+    split = read_split(a.split)
+    lists = {len(a.classes): a.classes, len(table): table["name"].tolist()}
+    train_set, atlas = {}, {}
+    for k, names in lists.items():
+        classes = ClassSet.from_table(table, names, "bench classes")
+        train_set[k] = [load_subject(Path(a.grid_dir) / f"{s}.npz", classes) for s in split["train"]]
+        atlas[k] = load_subject(Path(a.grid_dir) / f"{split['atlas'][0]}.npz", classes, False)
+    memory = write(bench.bench_memory(grids, a.class_counts, a.batches, device, a.threads), a.out_memory)
+    inference = write(bench.bench_inference(grids, a.inference_classes, device, a.seed), a.out_inference)
+    throughput = write(
+        bench.bench_throughput(train_set, atlas, cfgs[a.scale], device, a.seed, a.throughput_steps), a.out_throughput
+    )
+    perf_figure(memory, inference, throughput, name, [a.out_figure, a.out_figure_pdf])
+    save_json(
+        {
+            "device": name,
+            "torch": torch.__version__,
+            "threads": a.threads,
+            "started": started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "scales": bench.settings_record(cfgs),
+            "throughput_scale": a.scale,
+        },
+        a.out_record,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -567,6 +631,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", help="benchmark root: jobs are named by their path below <root>/<step>/")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_collect_benchmarks)
+
+    s = sub.add_parser("bench", help=cmd_bench.__doc__)
+    s.add_argument("--scales", type=_json_arg, required=True, help="JSON {scale: training settings} (config scales)")
+    s.add_argument("--scale", required=True, help="the scale whose training grid the throughput uses")
+    s.add_argument("--shape", type=int, nargs=3, default=[160, 208, 160], help="the preprocessed grid")
+    s.add_argument("--classes", nargs="+", required=True, help="configured class names (throughput)")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--split", required=True, help="split JSON: its training subjects and atlas (throughput)")
+    s.add_argument("--grid-dir", required=True, help="training-grid files of the --scale scale")
+    s.add_argument("--class-counts", type=int, nargs="+", default=[2, 10, 95], help="memory: class counts")
+    s.add_argument("--batches", type=int, nargs="+", default=[1, 2], help="memory: batch sizes")
+    s.add_argument("--inference-classes", type=int, nargs="+", default=[10, 95])
+    s.add_argument("--throughput-steps", type=int, default=30)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    for o in ("memory", "inference", "throughput", "figure", "figure-pdf", "record"):
+        s.add_argument(f"--out-{o}", required=True)
+    s.set_defaults(func=cmd_bench)
+
     return p
 
 

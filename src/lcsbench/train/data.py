@@ -161,6 +161,10 @@ class Batch:
     groups: list[list[int]]
     flipped: list[bool]
 
+    def to(self, device: torch.device) -> Batch:
+        atlas = None if self.atlas is None else self.atlas.to(device)
+        return Batch(self.image.to(device), self.target.to(device), atlas, self.groups, self.flipped)
+
 
 class Sampler:
     """Draws training batches from one ``torch.Generator`` (checkpointed for exact resume).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import time
@@ -19,7 +20,7 @@ from lcsbench.infer import class_probabilities, combine
 from lcsbench.io import atomic_path
 from lcsbench.methods import Method
 from lcsbench.models import PRESETS, UNet3D, UNetConfig
-from lcsbench.train.data import GridSubject, Sampler
+from lcsbench.train.data import Batch, GridSubject, Sampler
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,28 @@ def validation_dice(
 
 
 def _to(s: GridSubject | None, device: torch.device) -> GridSubject | None:
+    """``s`` with its image and class channels on ``device`` (labels stay on the CPU for metrics)."""
     if s is None or device.type == "cpu":
         return s
-    return GridSubject(
-        s.name,
-        s.image.to(device),
-        s.labels,
-        s._own.to(device),
-        None if s._mirror is None else s._mirror.to(device),
-        s.factor,
-    )
+    mirror = None if s._mirror is None else s._mirror.to(device)
+    return dataclasses.replace(s, image=s.image.to(device), _own=s._own.to(device), _mirror=mirror)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_step(model: UNet3D, opt: torch.optim.Optimizer, loss_fn, batch: Batch, autocast: bool = False) -> float:
+    """One optimiser step on ``batch`` (already on the model's device); returns the loss."""
+    device = batch.image.device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        logits = model(batch.image, batch.atlas)
+    loss = loss_fn(logits.float(), batch.target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
 
 
 def fingerprint(obj: dict) -> str:
@@ -151,9 +164,20 @@ def train(
     )
     gen = torch.Generator().manual_seed(seed)
     conditioned = method.conditioning == "atlas"
-    sampler = Sampler(train_set, k, conditioned, atlas, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, gen)
+    atlas_on_device = _to(atlas, device)
+    # subjects live on the training device, so cropping, flips and masks run there (no data stall)
+    sampler = Sampler(
+        [_to(s, device) for s in train_set],
+        k,
+        conditioned,
+        atlas_on_device,
+        cfg.batch_size,
+        cfg.flip_prob,
+        cfg.merge_prob,
+        gen,
+    )
     loss_fn = make_loss(method)
-    val_on_device, atlas_on_device = [_to(s, device) for s in val_set], _to(atlas, device)
+    val_on_device = [_to(s, device) for s in val_set]
     state = {
         "step": 0,
         "history": [],
@@ -230,21 +254,18 @@ def train(
     )
     while state["step"] < cfg.steps:
         t0 = time.perf_counter()
-        b = sampler.sample()
-        atlas_in = b.atlas.to(device) if b.atlas is not None else None
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(b.image.to(device), atlas_in)
-        loss = loss_fn(logits.float(), b.target.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        b = sampler.sample().to(device)
+        _sync(device)
+        t_data = time.perf_counter() - t0
+        loss = train_step(model, opt, loss_fn, b, autocast)
         sched.step()
         state["step"] += 1
-        state["loss_sum"] += loss.item()
+        state["loss_sum"] += loss
         state["loss_n"] += 1
         state["seconds"] += time.perf_counter() - t0
+        state["data_seconds"] = state.get("data_seconds", 0.0) + t_data
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", best=f"{state['best_score']:.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}", best=f"{state['best_score']:.3f}")
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
             evaluate()
         if state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
@@ -258,6 +279,7 @@ def train(
         "best_step": state["best_step"],
         "best_val_dice": state["best_score"],
         "train_seconds": round(state["seconds"], 1),
+        "data_wait_share": round(state.get("data_seconds", 0.0) / state["seconds"], 4) if state["seconds"] else None,
         "device": str(device),
     }
     return model, meta, state["history"]

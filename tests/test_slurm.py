@@ -1,0 +1,104 @@
+"""A slice of the pipeline (train -> predict -> evaluate) submitted to a real SLURM cluster.
+
+The cluster (tests/slurm_cluster.py) runs on this machine; the test is skipped, with the reason,
+where that is impossible (no root, no apt). Its tables must equal a local run's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.slurm_cluster import Cluster, Unavailable
+from tests.synthetic import make_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = "lcs/3/split1"
+TARGET = f"results/runs/{RUN}/metrics.csv"
+CONFIG = {
+    "dataset": {"name": "synth", "manifest": "synth/manifest.tsv", "label_table": "synth/labels.tsv"},
+    "classes": ["ball_L", "rod_L", "core"],
+    "experiment": {"methods": ["lcs"], "class_counts": [3], "splits": [1]},
+    "scales": {
+        "quick": {
+            "grid_factor": 1,
+            "depth": 2,
+            "norm": "instance",
+            "steps": 20,
+            "eval_every": 10,
+            "checkpoint_every": 10,
+            "batch_size": 2,
+            "lr": 0.001,
+        }
+    },
+}
+SLICE = ["--allowed-rules", "train", "predict", "evaluate"]
+
+
+def _checkout(dst: Path) -> Path:
+    """The workflow plus a tiny preprocessed dataset laid out where the rules expect it."""
+    dst.mkdir(parents=True)
+    for name in ("Snakefile", "config.yaml", "rules", "schemas", "envs", "profiles", "report", "src"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / name)
+    data = make_dataset(dst / "synth", n_subjects=9)
+    rows = [
+        {"subject": s, "t1": f"synth/prep/{s}/t1.nii.gz", "labels": f"synth/prep/{s}/labels.nii.gz"}
+        for s in data["subjects"]
+    ]
+    pd.DataFrame(rows).to_csv(dst / "synth/manifest.tsv", sep="\t", index=False)
+    shutil.copytree(data["prep"], dst / "work/preprocessed/synth")
+    shutil.copytree(data["grid"], dst / "work/grid/synth/f1")
+    (dst / "results/splits").mkdir(parents=True)
+    shutil.copy(data["split"], dst / "results/splits/split1.json")
+    (dst / "test.yaml").write_text(json.dumps(CONFIG))
+    return dst
+
+
+def _snakemake(cwd: Path, *args: str, env=None, timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", TARGET, "--configfile", "config.yaml", "test.yaml", *SLICE, *args]
+    # without slurmdbd a status poll could hang: `timeout -k` bounds the whole run
+    cmd = ["timeout", "-k", "10", str(timeout), *cmd]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        c.start()
+    except Unavailable as exc:
+        pytest.skip(f"no SLURM cluster on this machine: {exc}")
+    yield c
+    c.stop()
+
+
+@pytest.mark.slow
+def test_slice_on_slurm_equals_local_run(cluster, tmp_path):
+    local = _checkout(tmp_path / "local")
+    res = _snakemake(local, "--cores", "2")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+    remote = _checkout(tmp_path / "slurm")
+    res = _snakemake(
+        remote,
+        "--workflow-profile",
+        "profiles/slurm",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--slurm-no-account",
+        env=cluster.env,
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    ids = sorted(set(int(i) for i in __import__("re").findall(r"SLURM jobid (\d+)", out)))
+    assert len(ids) == 3, out[-3000:]  # train, predict, evaluate: one sbatch job each
+    assert (remote / TARGET).read_bytes() == (local / TARGET).read_bytes()
