@@ -22,6 +22,7 @@ include: "rules/preprocess.smk"
 include: "rules/splits.smk"
 include: "rules/segment.smk"
 include: "rules/perf.smk"
+include: "rules/provenance.smk"
 
 
 report: "report/workflow.rst"
@@ -31,4 +32,5 @@ rule all:
     """Every tracked artifact of the default benchmark."""
     input:
         all_targets(),
+        "results/tables/provenance.csv",
     default_target: True

@@ -1,6 +1,7 @@
 """Paths, subject lists and parameter helpers: the one place that builds them."""
 
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -9,7 +10,14 @@ import pandas as pd
 
 # Rules run `python -m lcsbench`, which must import this checkout's package even inside a
 # conda environment built from envs/ (which does not install lcsbench itself).
-shell.prefix(f"export PYTHONPATH='{Path(workflow.basedir) / 'src'}':$PYTHONPATH; ")
+# Every job also gets the validated config, for the provenance record of its outputs
+# (lcsbench.provenance keeps the keys each subcommand depends on).
+shell.prefix(
+    f"export PYTHONPATH='{Path(workflow.basedir) / 'src'}':$PYTHONPATH; "
+    "export LCSBENCH_CONFIG="
+    + shlex.quote(json.dumps(config, sort_keys=True)).replace("{", "{{").replace("}", "}}")  # shell formatting
+    + "; "
+)
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
 

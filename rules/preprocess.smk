@@ -78,7 +78,7 @@ rule label_table:
         runtime=2,
         gpu=0,
     shell:
-        "cp {input} {output} 2> {log}"
+        "python -m lcsbench publish --src {input} --out {output} > {log} 2>&1"
 
 
 rule preprocessing_qc:

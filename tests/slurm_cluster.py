@@ -43,7 +43,9 @@ def install() -> None:
 
 MARK = "# lcsbench test cluster (tests/slurm_cluster.py); removed when the tests stop\n"
 ETC = Path("/etc/slurm")
-SLURM_CONF = MARK + """\
+SLURM_CONF = (
+    MARK
+    + """\
 ClusterName=lcsbench
 SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
@@ -68,11 +70,15 @@ GresTypes=gpu
 NodeName={host} NodeAddr=127.0.0.1 CPUs=8 RealMemory=16000 Gres=gpu:4 State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
+)
 
-GRES_CONF = MARK + """\
+GRES_CONF = (
+    MARK
+    + """\
 AutoDetect=off
 NodeName={host} Name=gpu File=/dev/fakegpu[0-3]
 """
+)
 
 
 class Cluster:

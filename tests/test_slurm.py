@@ -7,65 +7,12 @@ where that is impossible (no root, no apt). Its tables must equal a local run's.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+import re
 
-import pandas as pd
 import pytest
 
+from tests.pipeline_slice import TARGET, checkout, snakemake
 from tests.slurm_cluster import Cluster, Unavailable
-from tests.synthetic import make_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-RUN = "lcs/3/split1"
-TARGET = f"results/runs/{RUN}/metrics.csv"
-CONFIG = {
-    "dataset": {"name": "synth", "manifest": "synth/manifest.tsv", "label_table": "synth/labels.tsv"},
-    "classes": ["ball_L", "rod_L", "core"],
-    "experiment": {"methods": ["lcs"], "class_counts": [3], "splits": [1]},
-    "scales": {
-        "quick": {
-            "grid_factor": 1,
-            "depth": 2,
-            "norm": "instance",
-            "steps": 20,
-            "eval_every": 10,
-            "checkpoint_every": 10,
-            "batch_size": 2,
-            "lr": 0.001,
-        }
-    },
-}
-SLICE = ["--allowed-rules", "train", "predict", "evaluate"]
-
-
-def _checkout(dst: Path) -> Path:
-    """The workflow plus a tiny preprocessed dataset laid out where the rules expect it."""
-    dst.mkdir(parents=True)
-    for name in ("Snakefile", "config.yaml", "rules", "schemas", "envs", "profiles", "report", "src"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / name)
-    data = make_dataset(dst / "synth", n_subjects=9)
-    rows = [
-        {"subject": s, "t1": f"synth/prep/{s}/t1.nii.gz", "labels": f"synth/prep/{s}/labels.nii.gz"}
-        for s in data["subjects"]
-    ]
-    pd.DataFrame(rows).to_csv(dst / "synth/manifest.tsv", sep="\t", index=False)
-    shutil.copytree(data["prep"], dst / "work/preprocessed/synth")
-    shutil.copytree(data["grid"], dst / "work/grid/synth/f1")
-    (dst / "results/splits").mkdir(parents=True)
-    shutil.copy(data["split"], dst / "results/splits/split1.json")
-    (dst / "test.yaml").write_text(json.dumps(CONFIG))
-    return dst
-
-
-def _snakemake(cwd: Path, *args: str, env=None, timeout: int = 600) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", TARGET, "--configfile", "config.yaml", "test.yaml", *SLICE, *args]
-    # without slurmdbd a status poll could hang: `timeout -k` bounds the whole run
-    cmd = ["timeout", "-k", "10", str(timeout), *cmd]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +28,12 @@ def cluster(tmp_path_factory):
 
 @pytest.mark.slow
 def test_slice_on_slurm_equals_local_run(cluster, tmp_path):
-    local = _checkout(tmp_path / "local")
-    res = _snakemake(local, "--cores", "2")
+    local = checkout(tmp_path / "local")
+    res = snakemake(local, "--cores", "2")
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
-    remote = _checkout(tmp_path / "slurm")
-    res = _snakemake(
+    remote = checkout(tmp_path / "slurm")
+    res = snakemake(
         remote,
         "--workflow-profile",
         "profiles/slurm",
@@ -99,6 +46,15 @@ def test_slice_on_slurm_equals_local_run(cluster, tmp_path):
     )
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-5000:]
-    ids = sorted(set(int(i) for i in __import__("re").findall(r"SLURM jobid (\d+)", out)))
+    ids = sorted(set(int(i) for i in re.findall(r"SLURM jobid (\d+)", out)))
     assert len(ids) == 3, out[-3000:]  # train, predict, evaluate: one sbatch job each
     assert (remote / TARGET).read_bytes() == (local / TARGET).read_bytes()
+    # every job's provenance record names the SLURM job that made it
+    records = {
+        "train": remote / "work/runs/lcs/3/split1/model.pt.prov.json",
+        "predict": remote / "work/predictions/lcs/3/split1.prov.json",
+        "evaluate": remote / f"{TARGET}.prov.json",
+    }
+    got = {step: json.loads(r.read_text())["slurm_job_id"] for step, r in records.items()}
+    assert sorted(int(i) for i in got.values()) == ids, got
+    assert json.loads((local / f"{TARGET}.prov.json").read_text())["slurm_job_id"] is None

@@ -40,10 +40,13 @@ def cmd_phantom_template(a: argparse.Namespace) -> None:
     """Build the phantom parcellation, canonical head and label table."""
     import numpy as np
 
+    from lcsbench import provenance
     from lcsbench.data import labels as L
     from lcsbench.data import phantom as P
     from lcsbench.io import atomic_path, save_json, save_nifti
 
+    for name in P.TEMPLATE_FILES.values():
+        provenance.note_input(P.template_dir() / name)
     t0 = time.perf_counter()
     print("building the 95-label parcellation of the MNI152 2009 template ...", flush=True)
     parc = P.build_parcellation()
@@ -158,6 +161,11 @@ def cmd_preprocess(a: argparse.Namespace) -> None:
     if a.subject not in ds["subjects"]:
         raise InputError(f"subject {a.subject} is not in {a.dataset}; check dataset.manifest")
     s = ds["subjects"][a.subject]
+    from lcsbench import provenance
+
+    for key in ("t1", "labels", "brain_mask"):  # the raw files of this subject, named by the manifest
+        if s.get(key) and Path(s[key]).exists():
+            provenance.note_input(s[key])
     c = dict(a.config)
     c["shape"] = tuple(c.pop("shape"))
     cfg = PreprocessConfig(**c, template_t1=a.template_t1, template_mask=a.template_mask)
@@ -505,6 +513,54 @@ def cmd_bench(a: argparse.Namespace) -> None:
     )
 
 
+def cmd_publish(a: argparse.Namespace) -> None:
+    """Copy an input (e.g. the dataset's label table) into results/ as a tracked artifact."""
+    import shutil
+
+    from lcsbench.io import atomic_path
+
+    if not Path(a.src).is_file():
+        raise InputError(f"{a.src} does not exist")
+    with atomic_path(a.out) as tmp:
+        shutil.copyfile(a.src, tmp)
+
+
+def cmd_audit(a: argparse.Namespace) -> None:
+    """Check results back to the raw inputs: records, hashes and config of every output on the way."""
+    import pandas as pd
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    from lcsbench import provenance
+    from lcsbench.io import atomic_path
+
+    config = None
+    if a.no_config_check:
+        pass
+    elif a.configfile is None and provenance.workflow_config() is not None:
+        config = provenance.workflow_config()  # run as a Snakemake rule: the run's own config
+    else:
+        config = {}
+        for f in a.configfile or ["config.yaml"]:
+            if not Path(f).is_file():
+                raise InputError(f"config file {f} does not exist; pass the config the run used with --configfile")
+            update_config(config, yaml.safe_load(Path(f).read_text()) or {})  # deep merge, as Snakemake
+        validate(config, a.schema, set_default=True)
+    tracked = [Path("results"), Path((config or {}).get("work_dir", "work"))]
+    result = provenance.audit(a.paths, config, tracked)
+    for problem in result.problems:
+        print(f"FAIL {problem}")
+    print(
+        f"audited {result.records} records, {len(result.checked)} files hashed: {len(result.problems)} problem(s)",
+        flush=True,
+    )
+    if a.out_table:
+        with atomic_path(a.out_table) as tmp:
+            pd.DataFrame(provenance.summary_rows(a.paths, result)).to_csv(tmp, index=False)
+    if result.problems:
+        raise AuditFailed(f"{len(result.problems)} problem(s); see above")
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -516,7 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("phantom-template", help=cmd_phantom_template.__doc__)
     for o in ("canonical", "head-t1", "head-mask", "parcellation", "label-table", "summary"):
         s.add_argument(f"--{o}", required=True)
-    s.set_defaults(func=cmd_phantom_template)
+    s.set_defaults(
+        func=cmd_phantom_template,
+        output_args=["canonical", "head_t1", "head_mask", "parcellation", "label_table", "summary"],
+    )
 
     s = sub.add_parser("phantom-subject", help=cmd_phantom_subject.__doc__)
     s.add_argument("--canonical", required=True)
@@ -651,16 +710,72 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument(f"--out-{o}", required=True)
     s.set_defaults(func=cmd_bench)
 
+    s = sub.add_parser("publish", help=cmd_publish.__doc__)
+    s.add_argument("--src", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_publish)
+
+    s = sub.add_parser("audit", help=cmd_audit.__doc__)
+    s.add_argument("paths", nargs="*", default=["results"], help="figures, tables or folders (default: results)")
+    s.add_argument("--configfile", nargs="+", help="the config(s) the run used (default: config.yaml)")
+    s.add_argument("--out-table", help="also write one row per audited output (the report's provenance table)")
+    s.add_argument("--schema", default="schemas/config.schema.yaml")
+    s.add_argument("--no-config-check", action="store_true", help="check hashes and records only")
+    s.set_defaults(func=cmd_audit, record=False)
+
     return p
 
 
+class AuditFailed(Exception):
+    """The audit found problems (already printed)."""
+
+
+_NOT_PATHS = {"func", "command", "checkpoint", "output_args", "record"}
+
+
+def _job(args: argparse.Namespace, argv: list[str]):
+    """The provenance job of a subcommand: path arguments that exist are inputs, --out* are outputs."""
+    from lcsbench import provenance
+
+    outputs, inputs, seeds = [], [], {}
+    out_names = set(getattr(args, "output_args", []))
+    for name, value in vars(args).items():
+        if name in _NOT_PATHS:
+            continue
+        if "seed" in name and value is not None:
+            seeds[name] = value
+        values = value if isinstance(value, list) else [value]
+        values = [v for v in values if isinstance(v, str)]
+        if name.startswith("out") or name in out_names:
+            outputs += values
+            continue
+        for v in values:
+            try:
+                if len(v) < 4096 and Path(v).exists():
+                    inputs.append(v)
+            except OSError:
+                pass
+    return provenance.start_job(args.command, argv, inputs, outputs, seeds)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from lcsbench import provenance
+
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
+        job = _job(args, argv) if getattr(args, "record", True) else None
         args.func(args)
+        if job is not None:
+            job.write_records()
     except InputError as exc:
         print(f"lcsbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except AuditFailed as exc:
+        print(f"lcsbench audit: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        provenance.end_job()
     return 0
 
 

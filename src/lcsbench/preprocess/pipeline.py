@@ -108,7 +108,7 @@ def preprocess_subject(
         n4 = ants.n4_bias_field_correction(
             R.to_ants(t1_res, target),
             mask=R.to_ants(mask_res.astype(np.float32), target),
-            shrink_factor=4,
+            shrink_factor=6,  # 4.2 s instead of 10 s at 4 (one subject, 1 thread); the bias field is smooth
             convergence={"iters": [25, 25, 15], "tol": 1e-6},
         )
         t1_res = n4.numpy()

@@ -1,0 +1,99 @@
+"""Provenance records and `lcsbench audit` on a real (tiny) Snakemake run of the train -> evaluate slice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lcsbench import provenance
+from tests.pipeline_slice import CONFIG, TARGET, checkout, snakemake
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "work/runs/lcs/3/split1/model.pt"
+
+
+def _audit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "lcsbench", "audit", *args, "--configfile", "config.yaml", "test.yaml"]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    wf = checkout(tmp_path_factory.mktemp("prov") / "wf")
+    # The slice starts from preprocessed volumes and a split made by hand: give them records.
+    config = {**json.loads((wf / "test.yaml").read_text())}
+    os.environ[provenance.ENV_CONFIG] = json.dumps(config)
+    try:
+        cwd = os.getcwd()
+        os.chdir(wf)
+        for f in sorted([*Path("work").rglob("*"), *Path("results/splits").rglob("*")]):
+            if f.is_file() and not f.name.endswith(provenance.SUFFIX):
+                provenance.start_job("publish", ["by the test"], [], [str(f)], {}).write_records()
+    finally:
+        os.chdir(cwd)
+        del os.environ[provenance.ENV_CONFIG]
+    res = snakemake(wf, "--cores", "2")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return wf
+
+
+def _flip_byte(path: Path) -> bytes:
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    return data
+
+
+@pytest.mark.slow
+def test_record_content(run):
+    rec = json.loads((run / f"{TARGET}.prov.json").read_text())
+    assert rec["command"] == "lcsbench evaluate" and rec["sha256"] == provenance.sha256(run / TARGET)
+    assert rec["config"]["keys"] == {"classes": CONFIG["classes"]}
+    assert "work/predictions/lcs/3/split1" in rec["inputs"]
+    assert rec["packages"]["torch"] and rec["device"] and rec["hostname"] and rec["peak_rss_mb"] > 0
+    train = json.loads((run / f"{MODEL}.prov.json").read_text())
+    assert train["seeds"]["seed"] > 0 and train["config"]["keys"]["scales.quick"]["steps"] == 20
+
+
+@pytest.mark.slow
+def test_audit_passes_then_names_a_changed_table(run):
+    ok = _audit(run, "results")
+    assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr
+    table = run / TARGET
+    original = _flip_byte(table)
+    try:
+        bad = _audit(run, "results")
+    finally:
+        table.write_bytes(original)
+    assert bad.returncode == 1
+    assert f"{TARGET}: content changed since `lcsbench evaluate` wrote it" in bad.stdout
+
+
+@pytest.mark.slow
+def test_audit_names_a_changed_checkpoint_and_its_chain(run):
+    model = run / MODEL
+    original = _flip_byte(model)
+    try:
+        bad = _audit(run, TARGET)
+    finally:
+        model.write_bytes(original)
+    assert bad.returncode == 1
+    assert f"{MODEL}: input of work/predictions/lcs/3/split1 changed after it was used" in bad.stdout
+    assert f"chain: {TARGET} <- work/predictions/lcs/3/split1 <- {MODEL}" in bad.stdout
+
+
+@pytest.mark.slow
+def test_audit_names_outputs_of_another_config(run):
+    other = run / "other.yaml"
+    other.write_text(json.dumps({**CONFIG, "seed": 7}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-m", "lcsbench", "audit", TARGET, "--configfile", "config.yaml", "other.yaml"]
+    bad = subprocess.run(cmd, cwd=run, env=env, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert f"{MODEL}: made with a different config" in bad.stdout  # training depends on the seed
+    assert f"{TARGET}: made with a different config" not in bad.stdout  # evaluation does not
