@@ -238,8 +238,9 @@ class Problem:
 class Auditor:
     """Walks records from outputs back to raw inputs (memoised: each file is checked once)."""
 
-    def __init__(self, config: dict | None, tracked: list[Path]):
+    def __init__(self, config: dict | None, tracked: list[Path], leaves: list[Path] = ()):
         self.config, self.tracked = config, [t.resolve() for t in tracked]
+        self.leaves = [t.resolve() for t in leaves]
         self.problems: list[Problem] = []
         self.checked: dict[str, str] = {}
         self.records = 0
@@ -250,7 +251,10 @@ class Auditor:
         return self.checked[path]
 
     def _is_tracked(self, path: str) -> bool:
+        """Inside the work folder or results/ (so it needs a record), and not a known leaf."""
         p = Path(path).resolve()
+        if any(p == t or t in p.parents for t in self.leaves):
+            return False
         return any(p == t or t in p.parents for t in self.tracked)
 
     def visit(self, path: str, chain: list[str], seen: set[str]) -> None:
@@ -286,9 +290,12 @@ class Auditor:
             self.visit(inp, chain, seen)
 
 
-def audit(paths: list[str | Path], config: dict | None, tracked: list[Path]) -> Auditor:
-    """Audit every output under ``paths`` (files, or folders walked recursively)."""
-    a = Auditor(config, tracked)
+def audit(paths: list[str | Path], config: dict | None, tracked: list[Path], leaves: list[Path] = ()) -> Auditor:
+    """Audit every output under ``paths`` (files, or folders walked recursively).
+
+    Files without a record inside ``tracked`` folders are problems, unless inside ``leaves``.
+    """
+    a = Auditor(config, tracked, leaves)
     seen: set[str] = set()
     for root in paths:
         root = Path(root)

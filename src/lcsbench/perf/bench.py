@@ -15,7 +15,6 @@ Weights are random (seeded): time and memory do not depend on them.
 from __future__ import annotations
 
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
+from lcsbench import provenance
 from lcsbench.infer import class_probabilities, combine
 from lcsbench.methods import get_method
 from lcsbench.models import UNet3D, UNetConfig
@@ -34,17 +34,10 @@ from lcsbench.train.loop import TrainConfig, _sync, backbone, build_model, make_
 
 
 def device_name(device: torch.device) -> str:
-    """GPU name and CUDA version, or the CPU model."""
+    """GPU name and CUDA version, or the CPU model and the threads torch uses."""
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
+    return f"{provenance.device()} ({torch.get_num_threads()} threads)"
 
 
 def grid_shape(shape: list[int], factor: int) -> list[int]:
