@@ -52,6 +52,17 @@ CONFIG_KEYS: dict[str, list[str]] = {
 }
 
 
+def portable(path: str | Path) -> str:
+    """``path`` relative to the working folder when inside it, so records survive a moved checkout."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(p)
+    return str(p)
+
+
 def record_path(path: str | Path) -> Path:
     p = Path(path)
     return p.with_name(p.name + SUFFIX)
@@ -162,11 +173,11 @@ class Job:
     input_hashes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.input_hashes = {p: sha256(p) for p in self.inputs}
+        self.input_hashes = {portable(p): sha256(p) for p in self.inputs}
 
     def add_input(self, path: str | Path) -> None:
         """An input the command found itself (e.g. a template shipped by a package)."""
-        self.input_hashes[str(path)] = sha256(path)
+        self.input_hashes[portable(path)] = sha256(path)
 
     def write_records(self) -> None:
         config = workflow_config()
@@ -192,7 +203,7 @@ class Job:
         for out in self.outputs:
             if not Path(out).exists():
                 continue
-            rec = {"output": out, "sha256": sha256(out), **common}
+            rec = {"output": portable(out), "sha256": sha256(out), **common}
             target = record_path(out)
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
