@@ -536,7 +536,7 @@ def cmd_audit(a: argparse.Namespace) -> None:
 
     config = None
     if a.no_config_check:
-        pass
+        config = None
     elif a.configfile is None and provenance.workflow_config() is not None:
         config = provenance.workflow_config()  # run as a Snakemake rule: the run's own config
     else:

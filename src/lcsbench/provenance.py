@@ -26,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lcsbench import __version__
+from lcsbench.io import save_json
 
 SUFFIX = ".prov.json"
 PACKAGES = ["torch", "monai", "antspyx", "nibabel", "deepbet", "snakemake", "numpy", "nilearn", "pandas"]
@@ -85,15 +86,18 @@ def content_files(folder: Path) -> list[Path]:
     )
 
 
-def sha256(path: str | Path) -> str:
-    """sha256 of a file; of a folder, the sha256 of its files' relative paths and hashes."""
-    p = Path(path)
+def sha256(path: str | Path, file_sha=None) -> str:
+    """sha256 of a file; of a folder, the sha256 of its files' relative paths and hashes.
+
+    ``file_sha`` hashes one file (the audit passes its memo, so no file is read twice).
+    """
+    p, file_sha = Path(path), file_sha or _file_sha
     if p.is_dir():
         h = hashlib.sha256()
         for f in content_files(p):
-            h.update(f"{f.relative_to(p).as_posix()}\0{_file_sha(f)}\n".encode())
+            h.update(f"{f.relative_to(p).as_posix()}\0{file_sha(f)}\n".encode())
         return "dir:" + h.hexdigest()
-    return _file_sha(p)
+    return file_sha(p)
 
 
 def config_slice(config: dict | None, command: str) -> dict | None:
@@ -203,11 +207,7 @@ class Job:
         for out in self.outputs:
             if not Path(out).exists():
                 continue
-            rec = {"output": portable(out), "sha256": sha256(out), **common}
-            target = record_path(out)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(json.dumps(rec, indent=1, sort_keys=True) + "\n")
-            os.replace(tmp, target)
+            save_json({"output": portable(out), "sha256": sha256(out), **common}, record_path(out))
 
 
 _CURRENT: Job | None = None
@@ -256,10 +256,15 @@ class Auditor:
         self.checked: dict[str, str] = {}
         self.records = 0
 
-    def _hash(self, path: str) -> str | None:
-        if path not in self.checked:
-            self.checked[path] = sha256(path) if Path(path).exists() else None
-        return self.checked[path]
+    def _hash(self, path: str | Path) -> str | None:
+        key = str(path)
+        if key not in self.checked:
+            p = Path(path)
+            if not p.exists():
+                self.checked[key] = None
+            else:  # a folder combines its files' memoised hashes
+                self.checked[key] = sha256(p, self._hash) if p.is_dir() else _file_sha(p)
+        return self.checked[key]
 
     def _is_tracked(self, path: str) -> bool:
         """Inside the work folder or results/ (so it needs a record), and not a known leaf."""
