@@ -21,6 +21,7 @@ include: "rules/phantom.smk"
 include: "rules/preprocess.smk"
 include: "rules/splits.smk"
 include: "rules/segment.smk"
+include: "rules/experiments.smk"
 include: "rules/perf.smk"
 include: "rules/provenance.smk"
 

@@ -19,6 +19,7 @@ shell.prefix(
     + "; "
 )
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lcsbench.data.classes import CLASS_SET_PATTERN  # noqa: E402  (class-set wildcard)
 from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
 
 WORK = config["work_dir"]
@@ -34,7 +35,8 @@ PREP_DIR = f"{WORK}/preprocessed/{DATASET}"
 SCALE = config["scale"]
 TRAIN = config["scales"][SCALE]
 GRID_DIR = f"{WORK}/grid/{DATASET}/f{TRAIN['grid_factor']}"
-RUN = "{method}/{n_classes}/split{split}"  # one run: a method, a class count, a split
+RUN = "{method}/{class_set}/split{split}"  # one run: a method, a class set (lcsbench.data.classes), a split
+EXP = config["experiments"]
 LOGS = f"{WORK}/logs"
 BENCH = f"{WORK}/benchmarks"
 
@@ -122,21 +124,37 @@ def run_seed(wildcards):
     """Seed of one training run: config seed + method + class count + split (lcsbench.seeding)."""
     from lcsbench.seeding import derive_seed
 
-    return derive_seed(config["seed"], "train", wildcards.method, wildcards.n_classes, wildcards.split)
+    return derive_seed(config["seed"], "train", wildcards.method, wildcards.class_set, wildcards.split)
+
+
+def trained_class_sets(method, class_set):
+    """Class sets of the models a run is predicted with: the all-classes baseline is split into groups."""
+    n = EXP["all_classes"]["split_models"]
+    if class_set == "fine" and METHODS[method].conditioning == "none" and n > 1:
+        return [f"fine{i}of{n}" for i in range(1, n + 1)]
+    return [class_set]
 
 
 def model_input(wildcards):
-    if METHODS[wildcards.method].trainable:
-        return {"model": f"{WORK}/runs/{wildcards.method}/{wildcards.n_classes}/split{wildcards.split}/model.pt"}
-    return {}
+    if not METHODS[wildcards.method].trainable:
+        return {}
+    sets = trained_class_sets(wildcards.method, wildcards.class_set)
+    return {"model": [f"{WORK}/runs/{wildcards.method}/{c}/split{wildcards.split}/model.pt" for c in sets]}
 
 
 def model_args(wildcards, input):
-    return f"--model {input.model}" if "model" in input.keys() else ""
+    return f"--model {' '.join(input.model)}" if "model" in input.keys() else ""
+
+
+def class_count(class_set):
+    """Classes of a class set as far as the DAG knows them (the label table may not exist yet)."""
+    if class_set.startswith("first"):
+        return int(class_set[5:])
+    return 10 if "of" in class_set else 100
 
 
 def train_mem_mb(wildcards, attempt):
-    per_class = 0 if wildcards.method.startswith("lcs") else int(wildcards.n_classes)
+    per_class = 0 if METHODS[wildcards.method].conditioning == "atlas" else class_count(wildcards.class_set)
     base = 1500 if TRAIN["grid_factor"] > 1 else 8000
     return (base + per_class * (20 if TRAIN["grid_factor"] > 1 else 700)) * attempt
 
@@ -145,11 +163,34 @@ def train_runtime(wildcards, attempt):
     return (30 if SCALE == "quick" else 72 * 60) * attempt
 
 
-def experiment_runs(trainable_only=False):
-    """Run paths (method/n_classes/split{k}) of the configured experiment."""
-    e = config["experiment"]
-    methods = [m for m in e["methods"] if METHODS[m].trainable or not trainable_only]
-    return expand(RUN, method=methods, n_classes=e["class_counts"], split=e["splits"])
+def class_count_runs():
+    e = EXP["class_count"]
+    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in e["class_counts"]], split=SPLITS)
+
+
+def all_classes_runs():
+    e = EXP["all_classes"]
+    return expand(RUN, method=e["methods"], class_set="fine", split=SPLITS) if e["enabled"] else []
+
+
+def novel_label_runs():
+    e = EXP["novel_labels"]
+    return expand(RUN, method=e["method"], class_set="coarse", split=SPLITS) if e["enabled"] else []
+
+
+def evaluated_runs():
+    """Runs whose test predictions are scored (method/class_set/split{k})."""
+    return class_count_runs() + all_classes_runs()
+
+
+def trained_runs():
+    """Every training run the experiments need, once."""
+    runs = []
+    for r in evaluated_runs():
+        method, class_set, split = r.split("/")
+        if METHODS[method].trainable:
+            runs += [f"{method}/{c}/{split}" for c in trained_class_sets(method, class_set)]
+    return list(dict.fromkeys(runs + novel_label_runs()))
 
 
 def subject_dir_of(wildcards, input):
@@ -165,14 +206,30 @@ def prep_dir_of(wildcards, input):
 
 
 def bench_root_of(wildcards, input):
-    """The benchmark root: <root>/<step>/<method>/<n_classes>/split<k>.tsv."""
+    """The benchmark root: <root>/<step>/<method>/<class_set>/split<k>.tsv."""
     return str(Path(input.benchmarks[0]).parents[3])
 
 
 def run_benchmarks():
-    """Benchmark files of every train (trainable methods only), predict and evaluate job."""
-    files = [f"{BENCH}/train/{r}.tsv" for r in experiment_runs(trainable_only=True)]
-    return files + [f"{BENCH}/{step}/{r}.tsv" for step in ("predict", "evaluate") for r in experiment_runs()]
+    """Benchmark files of every train, predict and evaluate job."""
+    files = [f"{BENCH}/train/{r}.tsv" for r in trained_runs()]
+    return files + [f"{BENCH}/{step}/{r}.tsv" for step in ("predict", "evaluate") for r in evaluated_runs()]
+
+
+def experiment_targets():
+    """Every figure, table and statistic of the LCS paper's experiments."""
+    targets = []
+    for name, enabled in (
+        ("class_count", True),
+        ("all_classes", EXP["all_classes"]["enabled"]),
+        ("novel_labels", EXP["novel_labels"]["enabled"]),
+        ("memory", EXP["memory"]["enabled"]),
+    ):
+        if enabled:
+            targets += [f"results/tables/{name}.{x}" for x in ("csv", "md")]
+            targets += [f"results/figures/{name}.{x}" for x in ("png", "pdf")]
+            targets += [f"results/stats/{name}.json"] if name != "memory" else []
+    return targets
 
 
 def all_targets():
@@ -185,8 +242,9 @@ def all_targets():
         "results/perf/preprocessing_time.csv",
     ]
     targets += expand("results/splits/split{split}.json", split=SPLITS)
-    targets += [f"results/runs/{r}/metrics.csv" for r in experiment_runs()]
-    for r in experiment_runs(trainable_only=True):
+    for r in trained_runs():
         targets += [f"results/runs/{r}/history.csv", f"results/runs/{r}/learning_curve.png"]
     targets += ["results/tables/segmentation_runs.csv", "results/perf/segmentation_time.csv"]
+    targets += experiment_targets()
+    targets += ["results/summary.md"]
     return targets

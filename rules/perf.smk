@@ -5,7 +5,7 @@ rule bench:
     """Training memory vs class count, baseline vs naive vs shared-encoder LCS inference, training throughput."""
     input:
         grid=expand(grid_file("{subject}"), subject=SUBJECTS),
-        split=f"results/splits/split{config['experiment']['splits'][0]}.json",
+        split=f"results/splits/split1.json",
         label_table=label_table_path(),
     output:
         memory=report("results/perf/memory.csv", category="Performance", labels={"table": "training memory"}),

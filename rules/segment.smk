@@ -1,9 +1,9 @@
-"""Training, inference and evaluation: one job per method × class count × split."""
+"""Training, inference and evaluation: one job per method × class set × split."""
 
 
 wildcard_constraints:
     method="|".join(METHODS),
-    n_classes=r"\d+",
+    class_set=CLASS_SET_PATTERN,
     split=r"\d+",
 
 
@@ -45,7 +45,7 @@ rule train:
         meta=f"{WORK}/runs/{RUN}/train.json",
         history=f"results/runs/{RUN}/history.csv",
         curve=report(f"results/runs/{RUN}/learning_curve.png", category="Training", subcategory="{method}",
-                     labels={"method": "{method}", "classes": "{n_classes}", "split": "{split}"}),
+                     labels={"method": "{method}", "classes": "{class_set}", "split": "{split}"}),
     params:
         classes=class_list(),
         grid_dir=grid_dir_of,
@@ -66,7 +66,7 @@ rule train:
         gpu=GPU,
     shell:
         "python -m lcsbench train --method {wildcards.method} --classes {params.classes}"
-        " --n-classes {wildcards.n_classes} --label-table {input.label_table} --split {input.split}"
+        " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
         " --grid-dir {params.grid_dir} --scale-config '{params.scale}' --seed {params.seed}"
         " --seed-base {params.seed_base} --checkpoint {params.checkpoint} --threads {threads}"
         " --out-model {output.model} --out-meta {output.meta} --out-history {output.history}"
@@ -102,7 +102,7 @@ rule predict:
         gpu=GPU,
     shell:
         "python -m lcsbench predict --method {wildcards.method} --classes {params.classes}"
-        " --n-classes {wildcards.n_classes} --label-table {input.label_table} --split {input.split}"
+        " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
         " --grid-dir {params.grid_dir} --prep-dir {params.prep_dir} {params.model}"
         " --label-batch {params.label_batch} --threads {threads}"
         " --out-dir {output.predictions} > {log} 2>&1"
@@ -133,14 +133,14 @@ rule evaluate:
         gpu=0,
     shell:
         "python -m lcsbench evaluate --method {wildcards.method} --classes {params.classes}"
-        " --n-classes {wildcards.n_classes} --label-table {input.label_table} --split {input.split}"
+        " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
         " --prep-dir {params.prep_dir} --predictions {input.predictions} --out {output.metrics} > {log} 2>&1"
 
 
 rule segmentation_runs:
     """One row per run: mean test Dice and HD95."""
     input:
-        metrics=expand("results/runs/{run}/metrics.csv", run=experiment_runs()),
+        metrics=expand("results/runs/{run}/metrics.csv", run=evaluated_runs()),
     output:
         table=report("results/tables/segmentation_runs.csv", category="Segmentation", labels={"table": "runs"}),
     log:

@@ -17,12 +17,17 @@ import pandas as pd
 from tests.synthetic import make_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = "lcs/3/split1"
+RUN = "lcs/first3/split1"
 TARGET = f"results/runs/{RUN}/metrics.csv"
 CONFIG = {
     "dataset": {"name": "synth", "manifest": "synth/manifest.tsv", "label_table": "synth/labels.tsv"},
     "classes": ["ball_L", "rod_L", "core"],
-    "experiment": {"methods": ["lcs"], "class_counts": [3], "splits": [1]},
+    "experiments": {
+        "class_count": {"methods": ["baseline", "lcs"], "class_counts": [3]},
+        "all_classes": {"enabled": False},
+        "novel_labels": {"enabled": False},
+        "memory": {"enabled": False},
+    },
     "scales": {
         "quick": {
             "grid_factor": 1,

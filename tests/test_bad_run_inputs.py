@@ -41,7 +41,7 @@ def _train(data, out: Path, *, classes=("ball_L", "core"), n=2, grid=None, scale
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"n": 3}, "n_classes 3 is outside 1..2"),
+        ({"n": 3}, "class set 'first3': only 2 classes are configured"),
         ({"classes": ("ball_L", "hippocampus_L")}, "'hippocampus_L' is neither a fine nor a coarse"),
         ({"grid": "missing"}, "training-grid file"),
         ({"scale": {"steps": 2, "eval_every": 1, "checkpoint_every": 1, "grid_factor": 4}}, "grid factor 2"),
@@ -71,5 +71,5 @@ def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
         str(out),
     ]
     assert main(args) == 2
-    assert "with 2 classes, not lcs with 3" in capsys.readouterr().err
+    assert "do not cover class set first3 exactly once" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".pred*"))

@@ -1,9 +1,11 @@
 """Class names -> label ids, mirrors and class-index maps."""
 
+import re
+
 import numpy as np
 import pytest
 
-from lcsbench.data.classes import ClassSet, mirror_name
+from lcsbench.data.classes import CLASS_SET_PATTERN, ClassSet, class_set_names, mirror_name
 from lcsbench.errors import InputError
 from tests.synthetic import TABLE
 
@@ -29,3 +31,20 @@ def test_fine_and_coarse_classes_and_mirrors():
 def test_bad_class_lists_name_the_problem(names, message):
     with pytest.raises(InputError, match=message):
         ClassSet.from_table(TABLE, names)
+
+
+def test_class_sets_of_the_experiments():
+    configured = ["core", "ball_L", "rod_R"]
+    assert class_set_names("first2", TABLE, configured) == ["core", "ball_L"]
+    assert class_set_names("fine", TABLE, configured) == TABLE["name"].tolist()
+    assert class_set_names("coarse", TABLE, configured) == ["pair_L", "pair_R", "middle"]
+    groups = [class_set_names(f"fine{i}of2", TABLE, configured) for i in (1, 2)]
+    assert [len(g) for g in groups] == [3, 2] and sum(groups, []) == TABLE["name"].tolist()
+    for spec in ("first2", "fine", "fine2of2", "coarse"):
+        assert re.fullmatch(CLASS_SET_PATTERN, spec)
+    with pytest.raises(InputError, match="only 3 classes are configured"):
+        class_set_names("first4", TABLE, configured)
+    with pytest.raises(InputError, match="1 <= group <= groups"):
+        class_set_names("fine3of2", TABLE, configured)
+    with pytest.raises(InputError, match="unknown class set"):
+        class_set_names("all", TABLE, configured)

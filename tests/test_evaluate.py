@@ -31,3 +31,32 @@ def test_hd95_is_in_millimetres():
     two = evaluate_subject("s", pred, truth, ["a"], (2.0, 2.0, 2.0)).iloc[0]
     assert 0 < one.dice < 1
     assert one.hd95_mm == 2.0 and two.hd95_mm == 4.0
+
+
+def test_scores_inside_bounding_boxes_equal_whole_grid_monai():
+    """Cropping each class to its bounding box gives MONAI's whole-grid Dice and HD95."""
+    import torch
+    from monai.metrics import DiceMetric, HausdorffDistanceMetric
+    from monai.networks.utils import one_hot
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    shape, k = (40, 36, 32), 4
+
+    def blobs():
+        noise = ndimage.gaussian_filter(rng.normal(size=(k, *shape)), (0, 3, 3, 3))
+        lab = noise.argmax(0) + 1
+        lab[noise.max(0) < 0.05] = 0
+        return lab
+
+    pred, truth = blobs(), blobs()
+    spacing = (1.0, 1.2, 0.9)
+    df = evaluate_subject("s", pred, truth, list("abcd"), spacing)
+    p = torch.from_numpy(pred)[None, None]
+    t = torch.from_numpy(truth)[None, None]
+    dice = DiceMetric(include_background=False, num_classes=k + 1, reduction="none")(p, t)[0]
+    hd = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(
+        one_hot(p, k + 1), one_hot(t, k + 1), spacing=list(spacing)
+    )[0]
+    assert np.allclose(df["dice"], dice.numpy(), atol=1e-6)
+    assert np.allclose(df["hd95_mm"], hd.numpy(), atol=1e-4)

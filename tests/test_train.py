@@ -150,3 +150,17 @@ def test_untrained_model_does_not_beat_atlas_copy_but_trained_does(data, tmp_pat
         assert res.returncode == 0, res.stderr
         dice = _mean_dice(data, tmp_path, method, out / "model.pt")
         assert (dice > reference) is beats, (method, steps, dice, reference)
+
+
+def test_patch_windows_hold_the_sampled_class_and_match_the_atlas(data):
+    cs = ClassSet.from_table(TABLE, CLASSES)
+    subj = load_subject(data["grid"] / "s00.npz", cs)
+    g = torch.Generator().manual_seed(2)
+    b = Sampler([subj], 3, True, subj, 16, 0.5, 0.0, g, patch=(8, 8, 8)).sample()
+    assert b.image.shape[2:] == b.target.shape[2:] == b.atlas.shape[2:] == (8, 8, 8)
+    for img, tgt, atlas, flipped in zip(b.image, b.target, b.atlas, b.flipped):
+        assert tgt.sum() > 0  # the conditioned class is inside the window
+        if not flipped:  # atlas == subject here: the same window of the same volume
+            assert torch.equal(atlas[0], img[0])
+    base = Sampler([subj], 3, False, None, 8, 0.0, 0.0, torch.Generator().manual_seed(3), patch=(8, 8, 8)).sample()
+    assert base.target.shape[1:] == (3, 8, 8, 8) and all(t.sum() > 0 for t in base.target)

@@ -42,19 +42,38 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert counts["phantom_subject"] == 30
     assert counts["preprocess"] == 30
     assert counts["splits"] == 1
-    # default experiment: {atlas-copy, baseline, lcs} x {2, 10} classes x split 1
     assert counts["training_grid"] == 30
-    assert counts["train"] == 4
-    assert counts["predict"] == counts["evaluate"] == 6
+    # per split: class count 2 methods x 5 counts; all classes: LCS + 10 baseline label-group
+    # models; novel labels: LCS on the coarse labels
+    assert counts["train"] == 3 * (2 * 5 + 1 + 10 + 1)
+    # the 10 baseline models are predicted together, as one merged label map
+    assert counts["predict"] == counts["evaluate"] == 3 * (2 * 5 + 2)
+    assert counts["novel_labels"] == 3
+    for rule in ("class_count", "all_classes", "novel_labels_table", "memory", "summary", "provenance"):
+        assert counts[rule] == 1
 
 
 def test_experiment_grid_follows_config(clean_checkout):
     extra = clean_checkout / "experiment.yaml"
-    extra.write_text("experiment: {methods: [lcs, baseline-pooled], class_counts: [1, 3, 5], splits: [1, 2, 3]}\n")
+    extra.write_text(
+        "splits: {n_splits: 2}\n"
+        "experiments: {class_count: {methods: [baseline-pooled, lcs], class_counts: [1, 3]},"
+        " all_classes: {split_models: 4}, novel_labels: {enabled: false}, memory: {enabled: false}}\n"
+    )
     res = _run("-n", "--quiet", "rules", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr
     counts = _counts(res.stdout + res.stderr)
-    assert counts["train"] == counts["predict"] == counts["evaluate"] == 2 * 3 * 3
+    # all classes: baseline (the default pair) as 4 label-group models + one LCS model
+    assert counts["train"] == 2 * (2 * 2 + 4 + 1)
+    assert counts["predict"] == counts["evaluate"] == 2 * (2 * 2 + 2)
+    assert "novel_labels" not in counts and "memory" not in counts
+
+
+def test_paper_scale_dry_run_prints_job_counts(clean_checkout):
+    res = _run("-n", "--config", "scale=paper", cwd=clean_checkout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    counts = _counts(res.stdout + res.stderr)
+    assert counts["train"] == 66 and counts["evaluate"] == 36 and counts["training_grid"] == 30
 
 
 def test_paper_scale_trains_on_the_full_grid(clean_checkout):

@@ -221,12 +221,11 @@ def cmd_splits(a: argparse.Namespace) -> None:
 
 
 def _classes(a: argparse.Namespace):
-    from lcsbench.data.classes import ClassSet
+    from lcsbench.data.classes import ClassSet, class_set_names
     from lcsbench.data.labels import read_label_table
 
-    if not 1 <= a.n_classes <= len(a.classes):
-        raise InputError(f"n_classes {a.n_classes} is outside 1..{len(a.classes)} (the configured classes list)")
-    return ClassSet.from_table(read_label_table(a.label_table), a.classes[: a.n_classes], "config key classes")
+    table = read_label_table(a.label_table)
+    return ClassSet.from_table(table, class_set_names(a.class_set, table, a.classes), f"class set {a.class_set}")
 
 
 def _train_config(a: argparse.Namespace):
@@ -296,7 +295,11 @@ def cmd_train(a: argparse.Namespace) -> None:
 
 
 def cmd_predict(a: argparse.Namespace) -> None:
-    """Label maps of the split's test subjects in the preprocessed space (class indices)."""
+    """Label maps of the split's test subjects in the preprocessed space (class indices).
+
+    Several ``--model`` files (the baseline split into models of class subsets, as the paper's
+    95-class baseline) are merged: every model's probabilities enter one per-voxel argmax.
+    """
     import nibabel as nib
     import numpy as np
     from tqdm import tqdm
@@ -312,45 +315,66 @@ def cmd_predict(a: argparse.Namespace) -> None:
     method = get_method(a.method)
     classes, split = _classes(a), read_split(a.split)
     grid = Path(a.grid_dir)
+    index = {n: i for i, n in enumerate(classes.names, start=1)}
     with atomic_dir(a.out_dir) as tmp:  # the folder appears only when every subject is done
+        parts = []  # (model, atlas image, atlas class masks, class index of each output)
         if method.trainable:
+            if not a.model:
+                raise InputError(f"method {a.method!r} needs --model")
             device = pick_device(a.device)
-            model, meta = load_model(a.model, device)
-            if meta["method"]["name"] != a.method or meta["n_classes"] != len(classes):
-                raise InputError(
-                    f"{a.model} holds {meta['method']['name']} with {meta['n_classes']} classes, "
-                    f"not {a.method} with {len(classes)}; rerun the train rule"
-                )
-            atlas = masks = None
-            if model.cond_channels:
-                atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False)
-                masks = atlas.class_masks(len(classes)).to(device)
+            for path in a.model:
+                model, meta = load_model(path, device)
+                names = [c["name"] for c in meta["classes"]]
+                if meta["method"]["name"] != a.method or not set(names) <= set(index):
+                    raise InputError(
+                        f"{path} holds {meta['method']['name']} for classes {names[:3]}..., not {a.method} "
+                        f"for class set {a.class_set}; rerun the train rule"
+                    )
+                atlas_image = masks = None
+                if model.cond_channels:
+                    atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False)
+                    all_masks = atlas.class_masks(len(classes))
+                    atlas_image, masks = atlas.image.to(device), all_masks[[index[n] - 1 for n in names]].to(device)
+                parts.append((model, meta, atlas_image, masks, [index[n] for n in names]))
+            covered = sorted(i for part in parts for i in part[-1])
+            if covered != list(range(1, len(classes) + 1)):
+                raise InputError(f"the models {a.model} do not cover class set {a.class_set} exactly once")
         else:
             ref = nib.load(str(Path(a.prep_dir) / split["atlas"][0] / "labels.nii.gz"))
             ref_labels = classes.index_map(np.asarray(ref.dataobj, np.int64))
-        for s in tqdm(split["test"], desc=f"predict {a.method} K={len(classes)}", mininterval=5):
+        for s in tqdm(split["test"], desc=f"predict {a.method} {a.class_set}", mininterval=5):
             subj = load_subject(grid / f"{s}.npz", classes, False)
             if method.trainable:
-                if subj.factor != meta["train"]["grid_factor"]:
+                if subj.factor != parts[0][1]["train"]["grid_factor"]:
                     raise InputError(
-                        f"{grid} is at grid factor {subj.factor}, the model at {meta['train']['grid_factor']}"
+                        f"{grid} is at grid factor {subj.factor}, the model at {parts[0][1]['train']['grid_factor']}"
                     )
-                chunks = class_probabilities(
-                    model,
-                    subj.image.to(device),
-                    atlas.image.to(device) if atlas else None,
-                    masks,
-                    a.label_batch,
-                    shared=not a.naive,
-                )
-                labels = combine(((i, p.cpu()) for i, p in chunks), subj.factor).numpy()
+
+                def chunks(subj=subj):
+                    offset = 0
+                    for model, _, atlas_image, masks, order in parts:
+                        probs = class_probabilities(
+                            model, subj.image.to(device), atlas_image, masks, a.label_batch, shared=not a.naive
+                        )
+                        for i, p in probs:
+                            yield offset + i, p.cpu()
+                        offset += len(order)
+
+                order = [i for part in parts for i in part[-1]]
+                labels = combine(chunks(), subj.factor, order).numpy()
             else:
                 labels = ref_labels
             if labels.shape != subj.shape:
                 raise InputError(f"prediction of {s} has shape {labels.shape}, not the preprocessed {subj.shape}")
             save_nifti(labels.astype(np.uint8), subj.affine, tmp / f"{s}.nii.gz", np.uint8)
         save_json(
-            {"method": a.method, "split": split["split"], "atlas": split["atlas"][0], "classes": classes.to_records()},
+            {
+                "method": a.method,
+                "class_set": a.class_set,
+                "split": split["split"],
+                "atlas": split["atlas"][0],
+                "classes": classes.to_records(),
+            },
             tmp / "classes.json",
         )
 
@@ -384,11 +408,215 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     df = pd.concat(frames, ignore_index=True)
     df.insert(0, "split", split["split"])
     df.insert(0, "n_classes", len(classes))
+    df.insert(0, "class_set", a.class_set)
     df.insert(0, "method", a.method)
     with atomic_path(a.out) as tmp:
         df.to_csv(tmp, index=False)
     per_subject = df.groupby("subject")["dice"].mean()
-    print(f"{a.method} K={len(classes)} split {split['split']}: mean Dice {per_subject.mean():.4f}", flush=True)
+    print(f"{a.method} {a.class_set} split {split['split']}: mean Dice {per_subject.mean():.4f}", flush=True)
+
+
+def cmd_novel_labels(a: argparse.Namespace) -> None:
+    """Coarse-trained LCS conditioned on unseen fine atlas labels (paper §3.3): Dice per test subject."""
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+    from tqdm import tqdm
+
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.io import atomic_path
+    from lcsbench.novel import novel_groups, score_subject
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import load_model, pick_device
+
+    _set_threads(a.threads)
+    table, split = read_label_table(a.label_table), read_split(a.split)
+    groups = novel_groups(table)
+    if not groups:
+        raise InputError(f"{a.label_table}: no coarse label has two or more fine labels; nothing to test")
+    if a.figure_label not in groups:
+        raise InputError(
+            f"experiments.novel_labels.figure_label {a.figure_label!r} is not a coarse label with two or more "
+            f"fine labels; choose one of {', '.join(groups)}"
+        )
+    device = pick_device(a.device)
+    model, meta = load_model(a.model, device)
+    if not model.cond_channels:
+        raise InputError(f"{a.model} is not label conditioned; the novel-label experiment needs an LCS model")
+    coarse = ClassSet.from_table(table, list(groups), "coarse labels")
+    fine = ClassSet.from_table(table, [f for fs in groups.values() for f in fs], "fine labels")
+    grid, prep = Path(a.grid_dir), Path(a.prep_dir)
+    atlas = split["atlas"][0]
+    atlas_coarse = load_subject(grid / f"{atlas}.npz", coarse, False)
+    atlas_fine = load_subject(grid / f"{atlas}.npz", fine, False)
+    frames, figure = [], {}
+    for s in tqdm(split["test"], desc="novel labels", mininterval=5):
+        subject = load_subject(grid / f"{s}.npz", coarse, False)
+        truth = np.asarray(nib.load(str(prep / s / "labels.nii.gz")).dataobj, np.int64)
+        rows, pred = score_subject(model, subject, truth, atlas_coarse, atlas_fine, coarse, fine, groups, a.label_batch)
+        frames.append(rows)
+        if not figure:  # the first test subject: a sagittal slice through the figure label
+            c, fines = a.figure_label, groups[a.figure_label]
+            ids = sorted(coarse.ids[coarse.names.index(c)])
+            x = int(round(np.argwhere(np.isin(truth, ids))[:, 0].mean()))
+            t1 = np.asarray(nib.load(str(prep / s / "t1.nii.gz")).dataobj, np.float32)
+            names = [c, *fines]
+            figure = {
+                "subject": np.asarray(s),
+                "split": np.asarray(split["split"]),
+                "x": np.asarray(x),
+                "t1": t1[x],
+                "truth": np.where(np.isin(truth[x], ids), truth[x], 0),
+                "names": np.asarray(names),
+                "fine_ids": np.asarray([min(fine.ids[fine.names.index(f)]) for f in fines]),
+                "pred": np.stack([pred[n][x] for n in names]),
+                "dice": np.asarray(
+                    [rows.loc[rows["coarse"] == c, "coarse_dice"].iloc[0]]
+                    + [rows.loc[rows["fine"] == f, "fine_dice"].iloc[0] for f in fines]
+                ),
+            }
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "split", split["split"])
+    with atomic_path(a.out) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(a.out_slices) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **figure)
+    means = df.groupby("fine")[["naive_dice", "fine_dice"]].mean().mean()
+    print(f"split {split['split']}: naive Dice {means['naive_dice']:.4f}, fine-grained Dice {means['fine_dice']:.4f}")
+
+
+def _read_csvs(paths: list[str], what: str):
+    import pandas as pd
+
+    frames = []
+    for f in paths:
+        if not Path(f).is_file():
+            raise InputError(f"{what} file {f} does not exist; rerun the rule that writes it")
+        frames.append(pd.read_csv(f))
+    return pd.concat(frames, ignore_index=True)
+
+
+def cmd_class_count(a: argparse.Namespace) -> None:
+    """Class-count experiment (paper §3.1, Fig. 2): paired tests per class count, table and figure."""
+    from lcsbench.analysis.experiments import class_count
+    from lcsbench.figures.experiments import class_count_figure
+    from lcsbench.io import save_json, write_table
+
+    table, per_subject, stats = class_count(_read_csvs(a.metrics, "metrics"), a.methods)
+    write_table(table, a.out_table, a.out_markdown)
+    save_json(stats, a.out_stats)
+    class_count_figure(per_subject, table, a.methods, [a.out_figure, a.out_figure_pdf])
+    print(
+        table[["n_classes", "reference_mean", "contender_mean", "mean_diff", "p_ttest", "p_ttest_holm"]].to_string(
+            index=False
+        )
+    )
+
+
+def cmd_all_classes(a: argparse.Namespace) -> None:
+    """All-classes experiment (paper §3.2, Fig. 3): per-class Dice, global mean Dice, paired tests."""
+    from lcsbench.analysis.experiments import all_classes
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.figures.experiments import all_classes_figure
+    from lcsbench.io import save_json, write_table
+
+    table, stats = all_classes(_read_csvs(a.metrics, "metrics"), a.methods, read_label_table(a.label_table))
+    write_table(table, a.out_table, a.out_markdown)
+    save_json(stats, a.out_stats)
+    all_classes_figure(table, stats, a.methods, [a.out_figure, a.out_figure_pdf])
+    print(json.dumps(stats["global_dice"]))
+
+
+def cmd_novel_labels_table(a: argparse.Namespace) -> None:
+    """Novel-label experiment (paper §3.3): Table 1 over every split, and Fig. 4 from the first split."""
+    import numpy as np
+
+    from lcsbench.analysis.experiments import novel_labels
+    from lcsbench.figures.experiments import novel_labels_figure
+    from lcsbench.io import save_json, write_table
+
+    table, stats = novel_labels(_read_csvs(a.scores, "novel-label scores"))
+    write_table(table, a.out_table, a.out_markdown)
+    save_json(stats, a.out_stats)
+    if not Path(a.slices).is_file():
+        raise InputError(f"figure slices {a.slices} do not exist; rerun the novel_labels rule")
+    with np.load(a.slices, allow_pickle=False) as z:
+        novel_labels_figure({k: z[k] for k in z.files}, [a.out_figure, a.out_figure_pdf])
+    print(f"naive Dice {stats['mean_naive_dice']:.4f}, fine-grained Dice {stats['mean_fine_dice']:.4f}")
+
+
+def cmd_memory(a: argparse.Namespace) -> None:
+    """Peak training memory vs class count (paper §3.2) at the run's training input and the paper's grid."""
+    import pandas as pd
+
+    from lcsbench.analysis.experiments import memory_table
+    from lcsbench.figures.experiments import memory_figure
+    from lcsbench.io import write_table
+    from lcsbench.methods import get_method
+    from lcsbench.perf import bench
+    from lcsbench.train.loop import TrainConfig, backbone, pick_device
+
+    _set_threads(a.threads)
+    device = pick_device(a.device)
+    try:
+        run, paper = TrainConfig(**a.run_scale), TrainConfig(**a.paper_scale)
+    except TypeError as exc:
+        raise InputError(f"scale settings: {exc}; check scales in config.yaml") from exc
+    lcs = get_method("lcs")
+    run_shape = bench.grid_shape(a.shape, run.grid_factor)
+    if run.patch:
+        run_shape = [min(p, s) for p, s in zip(run.patch, run_shape)]
+    grids = {
+        "run": (run_shape, backbone(lcs, run)),
+        "paper": (bench.grid_shape(a.shape, paper.grid_factor), backbone(lcs, paper)),
+    }
+    rows = pd.DataFrame(bench.bench_memory(grids, a.class_counts, [1], device, a.threads))
+    table = memory_table(rows)
+    table.insert(0, "device", bench.device_name(device))
+    write_table(table, a.out_table, a.out_markdown, digits=3)
+    memory_figure(table, [a.out_figure, a.out_figure_pdf])
+    print(table.drop(columns="device").to_string(index=False))
+
+
+def cmd_summary(a: argparse.Namespace) -> None:
+    """results/summary.md: every experiment's numbers next to the paper's, read from the result tables."""
+    from lcsbench.analysis.summary import build
+    from lcsbench.io import atomic_path
+
+    tables = [a.class_count, a.all_classes, a.novel_table, a.novel_stats, a.memory, a.realism, a.qc, a.times, a.jobs]
+    for f in tables:
+        if f and not Path(f).is_file():
+            raise InputError(f"result table {f} does not exist; run the workflow first")
+    text = build(*tables)
+    with atomic_path(a.out) as tmp:
+        Path(tmp).write_text(text)
+    print(text)
+
+
+def cmd_readme(a: argparse.Namespace) -> None:
+    """Copy results/summary.md into README.md between its results markers (or --check that it is there)."""
+    from lcsbench.analysis.summary import splice
+    from lcsbench.io import atomic_path
+
+    readme, summary = Path(a.readme), Path(a.summary)
+    for f in (readme, summary):
+        if not f.is_file():
+            raise InputError(f"{f} does not exist")
+    try:
+        new = splice(readme.read_text(), summary.read_text())
+    except ValueError as exc:
+        raise InputError(f"{readme}: {exc}") from None
+    if a.check:
+        if new != readme.read_text():
+            raise InputError(f"{readme}'s results section differs from {summary}; run `lcsbench readme`")
+        print(f"{readme} shows {summary}")
+        return
+    with atomic_path(readme) as tmp:
+        Path(tmp).write_text(new)
+    print(f"updated {readme} from {summary}")
 
 
 def cmd_summarize(a: argparse.Namespace) -> None:
@@ -398,7 +626,7 @@ def cmd_summarize(a: argparse.Namespace) -> None:
     from lcsbench.io import atomic_path
 
     df = pd.concat([pd.read_csv(f) for f in a.metrics], ignore_index=True)
-    keys = ["method", "n_classes", "split"]
+    keys = ["method", "class_set", "n_classes", "split"]
     subj = df.groupby([*keys, "subject"])[["dice", "hd95_mm"]].mean().reset_index()
     out = (
         subj.groupby(keys)
@@ -638,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_run_args(s, grid: bool = True):
         s.add_argument("--method", required=True)
         s.add_argument("--classes", nargs="+", required=True, help="ordered class names (config key classes)")
-        s.add_argument("--n-classes", type=int, required=True, help="use the first N classes")
+        s.add_argument("--class-set", required=True, help="firstN, fine, fineIofN or coarse (lcsbench.data.classes)")
         s.add_argument("--label-table", required=True)
         s.add_argument("--split", required=True, help="split JSON file")
         if grid:
@@ -666,7 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help=cmd_predict.__doc__)
     add_run_args(s)
     s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (atlas-copy reads it)")
-    s.add_argument("--model", help="trained model (not for atlas-copy)")
+    s.add_argument("--model", nargs="+", help="trained model(s) whose classes make up the class set (not atlas-copy)")
     s.add_argument("--naive", action="store_true", help="LCS: one full forward pass per class (paper §2.3)")
     s.add_argument("--label-batch", type=int, default=8)
     s.add_argument("--device", default="auto")
@@ -680,6 +908,72 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--predictions", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("novel-labels", help=cmd_novel_labels.__doc__)
+    s.add_argument("--model", required=True, help="LCS model trained on the coarse class set")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--split", required=True, help="split JSON file")
+    s.add_argument("--grid-dir", required=True, help="folder of training-grid files ({subject}.npz)")
+    s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (true labels)")
+    s.add_argument("--figure-label", required=True, help="coarse label of the figure's slice")
+    s.add_argument("--label-batch", type=int, default=8)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--out", required=True, help="per subject x fine label Dice (CSV)")
+    s.add_argument("--out-slices", required=True, help="the figure's slices (.npz)")
+    s.set_defaults(func=cmd_novel_labels)
+
+    def add_figure_outputs(s, stats: bool = True):
+        for o in ("table", "markdown", "figure", "figure-pdf") + (("stats",) if stats else ()):
+            s.add_argument(f"--out-{o}", required=True)
+
+    s = sub.add_parser("class-count", help=cmd_class_count.__doc__)
+    s.add_argument("--metrics", nargs="+", required=True, help="metrics.csv of every run of the experiment")
+    s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    add_figure_outputs(s)
+    s.set_defaults(func=cmd_class_count)
+
+    s = sub.add_parser("all-classes", help=cmd_all_classes.__doc__)
+    s.add_argument("--metrics", nargs="+", required=True, help="metrics.csv of every run of the experiment")
+    s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    s.add_argument("--label-table", required=True)
+    add_figure_outputs(s)
+    s.set_defaults(func=cmd_all_classes)
+
+    s = sub.add_parser("novel-labels-table", help=cmd_novel_labels_table.__doc__)
+    s.add_argument("--scores", nargs="+", required=True, help="novel_labels.csv of every split")
+    s.add_argument("--slices", required=True, help="figure slices (.npz) of one split")
+    add_figure_outputs(s)
+    s.set_defaults(func=cmd_novel_labels_table)
+
+    s = sub.add_parser("memory", help=cmd_memory.__doc__)
+    s.add_argument("--run-scale", type=_json_arg, required=True, help="the run's training settings (JSON)")
+    s.add_argument("--paper-scale", type=_json_arg, required=True, help="the paper scale's settings (JSON)")
+    s.add_argument("--shape", type=int, nargs=3, default=[160, 208, 160], help="the preprocessed grid")
+    s.add_argument("--class-counts", type=int, nargs="+", default=[1, 2, 4, 10, 95])
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    add_figure_outputs(s, stats=False)
+    s.set_defaults(func=cmd_memory)
+
+    s = sub.add_parser("summary", help=cmd_summary.__doc__)
+    s.add_argument("--class-count", required=True, help="results/tables/class_count.csv")
+    s.add_argument("--all-classes", help="results/stats/all_classes.json")
+    s.add_argument("--novel-table", help="results/tables/novel_labels.csv")
+    s.add_argument("--novel-stats", help="results/stats/novel_labels.json")
+    s.add_argument("--memory", help="results/tables/memory.csv")
+    s.add_argument("--realism", help="results/stats/intersubject_dice.json")
+    s.add_argument("--qc", help="results/tables/preprocessing_qc.csv")
+    s.add_argument("--times", help="results/perf/preprocessing_time.csv")
+    s.add_argument("--jobs", help="results/perf/segmentation_time.csv")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser("readme", help=cmd_readme.__doc__)
+    s.add_argument("--summary", default="results/summary.md")
+    s.add_argument("--readme", default="README.md")
+    s.add_argument("--check", action="store_true", help="only check that README shows the summary")
+    s.set_defaults(func=cmd_readme)
 
     s = sub.add_parser("summarize", help=cmd_summarize.__doc__)
     s.add_argument("--metrics", nargs="+", required=True)

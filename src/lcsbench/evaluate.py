@@ -7,10 +7,36 @@ import warnings
 import numpy as np
 import pandas as pd
 import torch
-from monai.metrics import DiceMetric, HausdorffDistanceMetric
-from monai.networks.utils import one_hot
+from monai.metrics import compute_dice, compute_hausdorff_distance
+from scipy import ndimage
 
 COLUMNS = ["subject", "class_index", "class", "dice", "hd95_mm", "true_ml", "pred_ml"]
+
+
+def _union(a: tuple[slice, ...] | None, b: tuple[slice, ...] | None, shape) -> tuple[slice, ...] | None:
+    """Bounding box of two boxes, grown by one voxel (so surfaces at the box edge stay surfaces)."""
+    boxes = [x for x in (a, b) if x is not None]
+    if not boxes:
+        return None
+    return tuple(
+        slice(max(min(x[d].start for x in boxes) - 1, 0), min(max(x[d].stop for x in boxes) + 1, shape[d]))
+        for d in range(len(shape))
+    )
+
+
+def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing) -> tuple[float, float]:
+    """(Dice, HD95 in mm) of two boolean masks (MONAI); NaN as in :func:`evaluate_subject`."""
+    if not pred.any() and not truth.any():
+        return float("nan"), float("nan")
+    p = torch.from_numpy(np.stack([~pred, pred]))[None]
+    t = torch.from_numpy(np.stack([~truth, truth]))[None]
+    dice = float(compute_dice(p.float(), t.float(), include_background=False, ignore_empty=False)[0, 0])
+    if not pred.any() or not truth.any():
+        return dice, float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MONAI warns about a deprecated argument
+        hd = float(compute_hausdorff_distance(p, t, include_background=False, percentile=95, spacing=spacing)[0, 0])
+    return dice, hd
 
 
 def evaluate_subject(
@@ -20,30 +46,30 @@ def evaluate_subject(
 
     Dice is NaN where a class is absent from both maps; HD95 is NaN where it is absent from
     either (MONAI's convention), so a missed structure shows as a Dice of 0 and no distance.
+    Each class is scored inside the bounding box of its two masks (the same values as on the
+    whole grid, at a fraction of the cost for 95 classes).
     """
     k = len(class_names)
     spacing = [float(s) for s in spacing]
-    p = torch.from_numpy(np.asarray(pred, np.int64))[None, None]
-    t = torch.from_numpy(np.asarray(truth, np.int64))[None, None]
-    dice = DiceMetric(include_background=False, num_classes=k + 1, reduction="none", ignore_empty=False)(p, t)[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MONAI warns for every empty class and about a deprecated argument
-        hd = HausdorffDistanceMetric(include_background=False, percentile=95, reduction="none")(
-            one_hot(p, k + 1, dtype=torch.bool), one_hot(t, k + 1, dtype=torch.bool), spacing=spacing
-        )[0]
+    pred, truth = np.asarray(pred, np.int64), np.asarray(truth, np.int64)
+    p_boxes = ndimage.find_objects(pred, max_label=k)
+    t_boxes = ndimage.find_objects(truth, max_label=k)
     ml = float(np.prod(spacing)) / 1000
     pv = np.bincount(pred.ravel(), minlength=k + 1)
     tv = np.bincount(truth.ravel(), minlength=k + 1)
     rows = []
     for i, name in enumerate(class_names, start=1):
-        both_empty = pv[i] == 0 and tv[i] == 0
+        box = _union(p_boxes[i - 1], t_boxes[i - 1], pred.shape)
+        dice = hd = float("nan")
+        if box is not None:
+            dice, hd = binary_scores(pred[box] == i, truth[box] == i, spacing)
         rows.append(
             {
                 "subject": subject,
                 "class_index": i,
                 "class": name,
-                "dice": float("nan") if both_empty else round(float(dice[i - 1]), 6),
-                "hd95_mm": round(float(hd[i - 1]), 4) if pv[i] and tv[i] else float("nan"),
+                "dice": round(dice, 6) if dice == dice else dice,
+                "hd95_mm": round(hd, 4) if hd == hd else hd,
                 "true_ml": round(tv[i] * ml, 4),
                 "pred_ml": round(pv[i] * ml, 4),
             }

@@ -63,6 +63,39 @@ def save_nifti(array: np.ndarray, affine: np.ndarray, path: str | Path, dtype=No
         nib.save(img, tmp)
 
 
+def _clean(obj):
+    """NaN -> null and numpy scalars -> Python numbers, so the JSON is standard."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj
+
+
 def save_json(obj, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(_clean(obj), indent=2, sort_keys=True) + "\n")
+
+
+def write_table(df, csv_path: str | Path, md_path: str | Path | None = None, digits: int = 4) -> None:
+    """Write ``df`` as CSV (full precision, fixed format) and optionally as a Markdown table."""
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    if md_path is None:
+        return
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "–"
+            return f"{v:.{digits}f}" if abs(v) >= 10**-digits or v == 0 else f"{v:.1e}"
+        return str(v)
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    with atomic_path(md_path) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n")

@@ -47,6 +47,12 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "train": ["seed", "classes", "scale", "scales.{scale}"],
     "predict": ["classes", "scale", "scales.{scale}.label_batch"],
     "evaluate": ["classes"],
+    "novel-labels": ["scale", "scales.{scale}.label_batch", "experiments.novel_labels"],
+    "class-count": ["experiments.class_count"],
+    "all-classes": ["experiments.all_classes"],
+    "novel-labels-table": [],
+    "memory": ["scale", "scales", "experiments.memory"],
+    "summary": [],
     "summarize": [],
     "collect-benchmarks": [],
     "bench": ["scale", "scales"],
@@ -75,6 +81,28 @@ def _file_sha(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def recorded_sha(path: Path) -> str:
+    """sha256 of a file, reused from its provenance record while size and mtime still match.
+
+    A job's inputs are mostly earlier jobs' outputs, whose records hold their hash and stamp; this
+    spares rereading them in every job. ``lcsbench audit`` never reuses: it rereads every file.
+    """
+    rec = record_path(path)
+    if rec.is_file():
+        try:
+            r = json.loads(rec.read_text())
+            if r.get("stamp") == _stamp(path) and isinstance(r.get("sha256"), str):
+                return r["sha256"]
+        except (OSError, ValueError):
+            pass
+    return _file_sha(path)
 
 
 def content_files(folder: Path) -> list[Path]:
@@ -177,11 +205,11 @@ class Job:
     input_hashes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.input_hashes = {portable(p): sha256(p) for p in self.inputs}
+        self.input_hashes = {portable(p): sha256(p, recorded_sha) for p in self.inputs}
 
     def add_input(self, path: str | Path) -> None:
         """An input the command found itself (e.g. a template shipped by a package)."""
-        self.input_hashes[portable(path)] = sha256(path)
+        self.input_hashes[portable(path)] = sha256(path, recorded_sha)
 
     def write_records(self) -> None:
         config = workflow_config()
@@ -207,7 +235,9 @@ class Job:
         for out in self.outputs:
             if not Path(out).exists():
                 continue
-            save_json({"output": portable(out), "sha256": sha256(out), **common}, record_path(out))
+            out_path = Path(out)
+            stamp = _stamp(out_path) if out_path.is_file() else None
+            save_json({"output": portable(out), "sha256": sha256(out), "stamp": stamp, **common}, record_path(out))
 
 
 _CURRENT: Job | None = None

@@ -15,6 +15,36 @@ import pandas as pd
 from lcsbench.errors import InputError
 
 _SIDE = re.compile(r"^(.*)_(L|R)$")
+_FIRST = re.compile(r"^first([1-9][0-9]*)$")
+_GROUP = re.compile(r"^fine([1-9][0-9]*)of([1-9][0-9]*)$")
+
+#: Snakemake wildcard pattern of a class-set name (see :func:`class_set_names`).
+CLASS_SET_PATTERN = r"first[1-9][0-9]*|fine|fine[1-9][0-9]*of[1-9][0-9]*|coarse"
+
+
+def class_set_names(spec: str, table: pd.DataFrame, configured: list[str]) -> list[str]:
+    """Ordered class names of class set ``spec``.
+
+    ``firstN``: the first N configured classes (class-count experiment); ``fine``: every fine
+    label of the label table; ``fineIofN``: the I-th of N consecutive, near-equal groups of the
+    fine labels (the paper's 10 baseline models of 9-10 labels); ``coarse``: every coarse label.
+    """
+    if m := _FIRST.match(spec):
+        n = int(m.group(1))
+        if n > len(configured):
+            raise InputError(f"class set {spec!r}: only {len(configured)} classes are configured (config key classes)")
+        return list(configured[:n])
+    fine = table["name"].tolist()
+    if spec == "fine":
+        return fine
+    if m := _GROUP.match(spec):
+        i, n = int(m.group(1)), int(m.group(2))
+        if not 1 <= i <= n <= len(fine):
+            raise InputError(f"class set {spec!r}: need 1 <= group <= groups <= {len(fine)} fine labels")
+        return [str(x) for x in np.array_split(np.asarray(fine, dtype=object), n)[i - 1]]
+    if spec == "coarse":
+        return list(dict.fromkeys(table["coarse_name"]))
+    raise InputError(f"unknown class set {spec!r}; use firstN, fine, fineIofN or coarse")
 
 
 def mirror_name(name: str) -> str:

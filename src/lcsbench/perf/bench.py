@@ -262,6 +262,7 @@ def bench_throughput(
             cfg.flip_prob,
             cfg.merge_prob,
             gen,
+            cfg.patch,
         )
         data = total = 0.0
         for i in range(warmup + steps):

@@ -173,6 +173,10 @@ class Sampler:
     second random class with probability ``merge_prob`` (target and atlas mask become the
     union). With probability ``flip_prob`` the image is mirrored left/right and the target is
     read from the mirrored labels, so a flipped left hippocampus is labelled right hippocampus.
+
+    With ``patch`` set, every sample is cropped to a ``patch`` window (the same window of image,
+    target and atlas) that contains a random voxel of the sample's class (LCS: the conditioned
+    class; baseline: one random class), at a random position inside the window.
     """
 
     def __init__(
@@ -185,15 +189,32 @@ class Sampler:
         flip_prob: float,
         merge_prob: float,
         generator: torch.Generator,
+        patch: tuple[int, int, int] | None = None,
     ):
         self.train, self.k, self.conditioned, self.atlas = train, n_classes, conditioned, atlas
         self.batch_size, self.flip_prob, self.merge_prob, self.g = batch_size, flip_prob, merge_prob, generator
+        self.patch = tuple(patch) if patch else None
 
     def _uniform(self) -> float:
         return float(torch.rand((), generator=self.g))
 
     def _int(self, n: int) -> int:
         return int(torch.randint(n, (), generator=self.g))
+
+    def _window(self, mask: torch.Tensor) -> tuple[slice, ...]:
+        """A ``patch`` window inside the volume holding a random voxel of ``mask`` (anywhere if empty)."""
+        shape = mask.shape
+        size = [min(p, s) for p, s in zip(self.patch, shape)]
+        voxels = torch.nonzero(mask > 0)
+        if len(voxels):
+            centre = voxels[self._int(len(voxels))].tolist()
+        else:
+            centre = [self._int(s) for s in shape]
+        window = []
+        for c, p, s in zip(centre, size, shape):
+            lo = min(max(c - self._int(p), 0), s - p)
+            window.append(slice(lo, lo + p))
+        return tuple(window)
 
     def sample(self) -> Batch:
         images, targets, atlases, groups, flips = [], [], [], [], []
@@ -213,6 +234,11 @@ class Sampler:
             img, tgt = s.image, torch.stack(chans)
             if flip:
                 img, tgt = img.flip(1), tgt.flip(1)
+            if self.patch:
+                w = self._window(tgt[0] if self.conditioned else tgt[self._int(self.k)])
+                img, tgt = img[(slice(None), *w)], tgt[(slice(None), *w)]
+                if self.conditioned:
+                    atlases[-1] = atlases[-1][(slice(None), *w)]
             images.append(img)
             targets.append(tgt)
             groups.append(group)

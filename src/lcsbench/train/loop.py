@@ -35,6 +35,7 @@ class TrainConfig:
     norm: str = "preset"  # overrides the preset's normalisation: "none" | "batch" | "instance"
     warmup_steps: int = 0  # linear learning-rate warm-up
     batch_size: int = 2
+    patch: tuple[int, int, int] | None = None  # training window at the training grid (None = whole volume)
     lr: float = 1e-4
     flip_prob: float = 0.5
     merge_prob: float = 0.5
@@ -175,6 +176,7 @@ def train(
         cfg.flip_prob,
         cfg.merge_prob,
         gen,
+        cfg.patch,
     )
     loss_fn = make_loss(method)
     val_on_device = [_to(s, device) for s in val_set]
@@ -241,8 +243,8 @@ def train(
         model.train()
 
     autocast = cfg.amp == "bf16" and device.type == "cuda"
-    if state["step"] == 0 and not state["history"]:
-        evaluate()
+    if cfg.steps == 0 and not state["history"]:
+        evaluate()  # validation is at every eval_every steps and the last; untrained: once
     model.train()
     bar = tqdm(
         total=cfg.steps,
@@ -265,7 +267,7 @@ def train(
         state["seconds"] += time.perf_counter() - t0
         state["data_seconds"] = state.get("data_seconds", 0.0) + t_data
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.3f}", best=f"{state['best_score']:.3f}")
+        bar.set_postfix(loss=f"{loss:.3f}", best=f"{state['best_score']:.3f}", refresh=False)
         if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
             evaluate()
         if state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:

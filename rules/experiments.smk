@@ -1,0 +1,200 @@
+"""The LCS paper's experiments: statistics, tables and figures over every split."""
+
+
+def run_metrics(runs):
+    return [f"results/runs/{r}/metrics.csv" for r in runs]
+
+
+rule class_count:
+    """§3.1 / Fig. 2: both methods on the first N classes; paired tests per class count, Holm-corrected."""
+    input:
+        metrics=run_metrics(class_count_runs()),
+    output:
+        table=report("results/tables/class_count.csv", category="Class count (Fig. 2)", labels={"artifact": "table"}),
+        markdown="results/tables/class_count.md",
+        stats=report("results/stats/class_count.json", category="Class count (Fig. 2)", labels={"artifact": "statistics"}),
+        figure=report("results/figures/class_count.png", category="Class count (Fig. 2)", labels={"artifact": "figure"}),
+        figure_pdf="results/figures/class_count.pdf",
+    params:
+        methods=" ".join(EXP["class_count"]["methods"]),
+    log:
+        f"{LOGS}/class_count.log",
+    benchmark:
+        f"{BENCH}/experiments/class_count.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        gpu=0,
+    shell:
+        "python -m lcsbench class-count --metrics {input.metrics} --methods {params.methods}"
+        " --out-table {output.table} --out-markdown {output.markdown} --out-stats {output.stats}"
+        " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
+
+
+rule all_classes:
+    """§3.2 / Fig. 3: one LCS model for every label vs the baseline split into label groups, merged."""
+    input:
+        metrics=run_metrics(all_classes_runs()),
+        label_table=label_table_path(),
+    output:
+        table=report("results/tables/all_classes.csv", category="All classes (Fig. 3)", labels={"artifact": "table"}),
+        markdown="results/tables/all_classes.md",
+        stats=report("results/stats/all_classes.json", category="All classes (Fig. 3)", labels={"artifact": "statistics"}),
+        figure=report("results/figures/all_classes.png", category="All classes (Fig. 3)", labels={"artifact": "figure"}),
+        figure_pdf="results/figures/all_classes.pdf",
+    params:
+        methods=" ".join(EXP["all_classes"]["methods"]),
+    log:
+        f"{LOGS}/all_classes.log",
+    benchmark:
+        f"{BENCH}/experiments/all_classes.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        gpu=0,
+    shell:
+        "python -m lcsbench all-classes --metrics {input.metrics} --methods {params.methods}"
+        " --label-table {input.label_table} --out-table {output.table} --out-markdown {output.markdown}"
+        " --out-stats {output.stats} --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
+
+
+rule novel_labels:
+    """§3.3: the coarse-trained LCS model conditioned on each unseen fine atlas label, per test subject."""
+    input:
+        model=f"{WORK}/runs/{{method}}/coarse/split{{split}}/model.pt",
+        grid=expand(grid_file("{subject}"), subject=SUBJECTS),
+        labels=expand(prep("{subject}", "labels.nii.gz"), subject=SUBJECTS),
+        split=split_file,
+        label_table=label_table_path(),
+    output:
+        scores="results/runs/{method}/coarse/split{split}/novel_labels.csv",
+        slices=f"{WORK}/novel/{{method}}/split{{split}}/slices.npz",
+    params:
+        grid_dir=grid_dir_of,
+        prep_dir=prep_dir_of,
+        figure_label=EXP["novel_labels"]["figure_label"],
+        label_batch=TRAIN["label_batch"],
+    log:
+        f"{LOGS}/novel_labels/{{method}}/split{{split}}.log",
+    benchmark:
+        f"{BENCH}/novel_labels/{{method}}/split{{split}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=train_runtime,
+        gpu=GPU,
+    shell:
+        "python -m lcsbench novel-labels --model {input.model} --label-table {input.label_table}"
+        " --split {input.split} --grid-dir {params.grid_dir} --prep-dir {params.prep_dir}"
+        " --figure-label {params.figure_label} --label-batch {params.label_batch} --threads {threads}"
+        " --out {output.scores} --out-slices {output.slices} > {log} 2>&1"
+
+
+rule novel_labels_table:
+    """Table 1 (coarse, naive and fine-grained Dice) over every split; Fig. 4 from the first split."""
+    input:
+        scores=expand("results/runs/{run}/novel_labels.csv", run=novel_label_runs()),
+        slices=f"{WORK}/novel/{EXP['novel_labels']['method']}/split{SPLITS[0]}/slices.npz",
+    output:
+        table=report("results/tables/novel_labels.csv", category="Novel labels (Table 1, Fig. 4)", labels={"artifact": "table"}),
+        markdown="results/tables/novel_labels.md",
+        stats=report("results/stats/novel_labels.json", category="Novel labels (Table 1, Fig. 4)", labels={"artifact": "statistics"}),
+        figure=report("results/figures/novel_labels.png", category="Novel labels (Table 1, Fig. 4)", labels={"artifact": "figure"}),
+        figure_pdf="results/figures/novel_labels.pdf",
+    log:
+        f"{LOGS}/novel_labels_table.log",
+    benchmark:
+        f"{BENCH}/experiments/novel_labels.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        gpu=0,
+    shell:
+        "python -m lcsbench novel-labels-table --scores {input.scores} --slices {input.slices}"
+        " --out-table {output.table} --out-markdown {output.markdown} --out-stats {output.stats}"
+        " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
+
+
+rule memory:
+    """§3.2: peak training memory of the baseline and LCS as the class count grows (one process per probe)."""
+    output:
+        table=report("results/tables/memory.csv", category="Memory (§3.2)", labels={"artifact": "table"}),
+        markdown="results/tables/memory.md",
+        figure=report("results/figures/memory.png", category="Memory (§3.2)", labels={"artifact": "figure"}),
+        figure_pdf="results/figures/memory.pdf",
+    params:
+        run_scale=scale_settings(),
+        paper_scale=json.dumps(config["scales"]["paper"]),
+        shape=" ".join(map(str, config["preprocess"]["shape"])),
+        class_counts=" ".join(map(str, EXP["memory"]["class_counts"])),
+    log:
+        f"{LOGS}/memory.log",
+    benchmark:
+        f"{BENCH}/experiments/memory.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=60,
+        gpu=GPU,
+    shell:
+        "python -m lcsbench memory --run-scale '{params.run_scale}' --paper-scale '{params.paper_scale}'"
+        " --shape {params.shape} --class-counts {params.class_counts} --threads {threads}"
+        " --out-table {output.table} --out-markdown {output.markdown} --out-figure {output.figure}"
+        " --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
+
+
+def summary_inputs(wildcards):
+    out = {
+        "class_count": "results/tables/class_count.csv",
+        "realism": "results/stats/intersubject_dice.json",
+        "qc": "results/tables/preprocessing_qc.csv",
+        "times": "results/perf/preprocessing_time.csv",
+        "jobs": "results/perf/segmentation_time.csv",
+    }
+    if EXP["all_classes"]["enabled"]:
+        out["all_classes"] = "results/stats/all_classes.json"
+    if EXP["novel_labels"]["enabled"]:
+        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
+    if EXP["memory"]["enabled"]:
+        out["memory"] = "results/tables/memory.csv"
+    return out
+
+
+def summary_args(wildcards, input):
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
+
+
+rule summary:
+    """The experiments' numbers next to the paper's (README's results section is a copy: `lcsbench readme`)."""
+    input:
+        unpack(summary_inputs),
+    output:
+        summary=report("results/summary.md", category="Summary", labels={"artifact": "paper vs this run"}),
+    params:
+        args=summary_args,
+    log:
+        f"{LOGS}/summary.log",
+    benchmark:
+        f"{BENCH}/experiments/summary.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+        gpu=0,
+    shell:
+        "python -m lcsbench summary {params.args} --out {output.summary} > {log} 2>&1"

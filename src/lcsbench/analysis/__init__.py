@@ -1,0 +1,1 @@
+"""Statistics, tables and figures of the LCS paper's experiments."""
