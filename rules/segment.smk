@@ -134,7 +134,8 @@ rule evaluate:
     shell:
         "python -m lcsbench evaluate --method {wildcards.method} --classes {params.classes}"
         " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
-        " --prep-dir {params.prep_dir} --predictions {input.predictions} --out {output.metrics} > {log} 2>&1"
+        " --prep-dir {params.prep_dir} --predictions {input.predictions} --threads {threads}"
+        " --out {output.metrics} > {log} 2>&1"
 
 
 rule segmentation_runs:

@@ -389,6 +389,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from lcsbench.io import atomic_path
     from lcsbench.splits import read_split
 
+    _set_threads(a.threads)
     classes, split = _classes(a), read_split(a.split)
     pred_dir, prep = Path(a.predictions), Path(a.prep_dir)
     info = json.loads((pred_dir / "classes.json").read_text())
@@ -471,7 +472,7 @@ def cmd_novel_labels(a: argparse.Namespace) -> None:
                 "truth": np.where(np.isin(truth[x], ids), truth[x], 0),
                 "names": np.asarray(names),
                 "fine_ids": np.asarray([min(fine.ids[fine.names.index(f)]) for f in fines]),
-                "pred": np.stack([pred[n][x] for n in names]),
+                "pred": np.stack([pred[n].slice_x(x) for n in names]),
                 "dice": np.asarray(
                     [rows.loc[rows["coarse"] == c, "coarse_dice"].iloc[0]]
                     + [rows.loc[rows["fine"] == f, "fine_dice"].iloc[0] for f in fines]
@@ -906,6 +907,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_args(s, grid=False)
     s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (true labels)")
     s.add_argument("--predictions", required=True)
+    s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
 

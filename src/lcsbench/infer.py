@@ -76,10 +76,16 @@ def combine(
         if best is None:
             best = torch.full(p.shape[1:], BACKGROUND_LEVEL, device=p.device)
             labels = torch.zeros(p.shape[1:], dtype=torch.int64, device=p.device)
-        for j in range(p.shape[0]):
-            idx = start + j
-            k = order[idx] if order is not None else idx + 1
-            win = (p[j] > best) | ((p[j] == best) & (labels > k))  # exact ties: lowest class index
+        ks = [order[start + j] if order is not None else start + j + 1 for j in range(p.shape[0])]
+        if ks == sorted(ks):  # one reduction per chunk: max() returns the first (lowest-class) maximum
+            top, arg = p.max(0)
+            k = torch.tensor(ks, device=p.device)[arg]
+            win = (top > best) | ((top == best) & (labels > k))  # exact ties: lowest class index
+            best = torch.where(win, top, best)
+            labels = torch.where(win, k, labels)
+            continue
+        for j, k in enumerate(ks):
+            win = (p[j] > best) | ((p[j] == best) & (labels > k))
             best = torch.where(win, p[j], best)
             labels[win] = k
     return labels

@@ -36,12 +36,52 @@ def novel_groups(table: pd.DataFrame) -> dict[str, list[str]]:
     return groups
 
 
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two boolean masks (MONAI), inside their joint bounding box; NaN if both are empty."""
-    box = ndimage.find_objects((pred | truth).astype(np.uint8))
-    if not box:
+Box = tuple[slice, slice, slice]
+
+
+class Mask:
+    """A binary mask stored inside its bounding box (most labels fill a small part of the grid)."""
+
+    def __init__(self, shape: tuple[int, ...], box: Box | None = None, inside: np.ndarray | None = None):
+        self.shape, self.box, self.inside = shape, box, inside
+
+    @classmethod
+    def of(cls, mask: np.ndarray | torch.Tensor) -> Mask:
+        m = torch.as_tensor(mask)
+        axes = [m.any(d) for d in ((1, 2), (0, 2), (0, 1))]
+        if not bool(axes[0].any()):
+            return cls(tuple(m.shape))
+        box = tuple(slice(int(a.nonzero()[0]), int(a.nonzero()[-1]) + 1) for a in axes)
+        return cls(tuple(m.shape), box, m[box].numpy().copy())
+
+    def crop(self, box: Box) -> np.ndarray:
+        """The mask inside ``box`` (which must contain this mask's box)."""
+        out = np.zeros([b.stop - b.start for b in box], bool)
+        if self.box is not None:
+            out[tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(self.box, box))] = self.inside
+        return out
+
+    def slice_x(self, x: int) -> np.ndarray:
+        """The sagittal slice ``x`` of the whole grid."""
+        out = np.zeros(self.shape[1:], bool)
+        if self.box is not None and self.box[0].start <= x < self.box[0].stop:
+            out[self.box[1], self.box[2]] = self.inside[x - self.box[0].start]
+        return out
+
+
+def _union(boxes: list[Box | None]) -> Box | None:
+    boxes = [b for b in boxes if b is not None]
+    if not boxes:
+        return None
+    return tuple(slice(min(b[d].start for b in boxes), max(b[d].stop for b in boxes)) for d in range(3))
+
+
+def dice(pred: Mask, truth: np.ndarray, ids: list[int], truth_box: Box | None) -> float:
+    """Dice (MONAI) of ``pred`` and the voxels of ``truth`` with label ids ``ids``; NaN if both are empty."""
+    box = _union([pred.box, truth_box])
+    if box is None:
         return float("nan")
-    p, t = pred[box[0]], truth[box[0]]
+    p, t = pred.crop(box), np.isin(truth[box], ids)
     one_hot = [torch.from_numpy(np.stack([~m, m]))[None].float() for m in (p, t)]
     return float(compute_dice(*one_hot, include_background=False, ignore_empty=False)[0, 0])
 
@@ -49,13 +89,13 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
 @torch.no_grad()
 def conditioned_masks(
     model: UNet3D, image: torch.Tensor, atlas_image: torch.Tensor, masks: torch.Tensor, factor: int, label_batch: int
-) -> list[np.ndarray]:
+) -> list[Mask]:
     """Binary mask at the preprocessed grid for each atlas mask the model is conditioned on."""
     out = []
     for _, p in class_probabilities(model, image, atlas_image, masks, label_batch):
         if factor > 1:
             p = F.interpolate(p[None], scale_factor=factor, mode="trilinear", align_corners=False)[0]
-        out += [(c > BACKGROUND_LEVEL).numpy() for c in p.cpu()]
+        out += [Mask.of(c > BACKGROUND_LEVEL) for c in p.cpu()]
     return out
 
 
@@ -69,7 +109,7 @@ def score_subject(
     fine: ClassSet,
     groups: dict[str, list[str]],
     label_batch: int,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+) -> tuple[pd.DataFrame, dict[str, Mask]]:
     """Rows of :data:`COLUMNS` for one test subject, and every conditioned prediction by label name.
 
     ``atlas_coarse`` / ``atlas_fine`` are the atlas loaded with the classes ``coarse`` / ``fine``
@@ -77,28 +117,30 @@ def score_subject(
     """
     device = next(model.parameters()).device
     image = subject.image.to(device)
-    pred = {}
+    pred: dict[str, Mask] = {}
     for atlas, classes in ((atlas_coarse, coarse), (atlas_fine, fine)):
         masks = atlas.class_masks(len(classes)).to(device)
         found = conditioned_masks(model, image, atlas.image.to(device), masks, subject.factor, label_batch)
         pred.update(zip(classes.names, found))
-    ids = dict(zip(coarse.names + fine.names, coarse.ids + fine.ids))
+    ids = {n: sorted(i) for n, i in zip(coarse.names + fine.names, coarse.ids + fine.ids)}
+    label_boxes = ndimage.find_objects(truth)
+    box_of = {n: _union([label_boxes[i - 1] if i <= len(label_boxes) else None for i in v]) for n, v in ids.items()}
     voxel_ml = float(abs(np.linalg.det(subject.affine[:3, :3]))) / 1000
     rows = []
     for c, fines in groups.items():
-        truth_c = np.isin(truth, list(ids[c]))
-        coarse_dice = dice(pred[c], truth_c)
+        coarse_dice = dice(pred[c], truth, ids[c], box_of[c])
         for f in fines:
-            truth_f = np.isin(truth, list(ids[f]))
             rows.append(
                 {
                     "subject": subject.name,
                     "coarse": c,
                     "fine": f,
                     "coarse_dice": round(coarse_dice, 6),
-                    "naive_dice": round(dice(pred[c], truth_f), 6),
-                    "fine_dice": round(dice(pred[f], truth_f), 6),
-                    "fine_ml": round(float(truth_f.sum()) * voxel_ml, 4),
+                    "naive_dice": round(dice(pred[c], truth, ids[f], box_of[f]), 6),
+                    "fine_dice": round(dice(pred[f], truth, ids[f], box_of[f]), 6),
+                    "fine_ml": round(float(np.isin(truth[box_of[f]], ids[f]).sum()) * voxel_ml, 4)
+                    if box_of[f]
+                    else 0.0,
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS), pred

@@ -1,0 +1,32 @@
+"""README's results section is the generated results/summary.md, not typed numbers."""
+
+from pathlib import Path
+
+import pytest
+
+from lcsbench.analysis.summary import BEGIN, END, splice
+from lcsbench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_shows_the_generated_summary(capsys):
+    assert main(["readme", "--check", "--readme", str(ROOT / "README.md"),
+                 "--summary", str(ROOT / "results/summary.md")]) == 0
+
+
+def test_splice_replaces_only_the_marked_section():
+    text = f"head\n{BEGIN}\nold 0.5\n{END}\ntail\n"
+    assert splice(text, "new 0.7\n") == f"head\n{BEGIN}\nnew 0.7\n{END}\ntail\n"
+    with pytest.raises(ValueError, match="markers"):
+        splice("no markers", "x")
+
+
+def test_check_fails_when_readme_differs(tmp_path, capsys):
+    readme, summary = tmp_path / "README.md", tmp_path / "summary.md"
+    readme.write_text(f"{BEGIN}\ntyped 0.9\n{END}\n")
+    summary.write_text("generated 0.7\n")
+    assert main(["readme", "--check", "--readme", str(readme), "--summary", str(summary)]) == 2
+    assert "differs" in capsys.readouterr().err
+    assert main(["readme", "--readme", str(readme), "--summary", str(summary)]) == 0
+    assert main(["readme", "--check", "--readme", str(readme), "--summary", str(summary)]) == 0
