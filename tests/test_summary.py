@@ -11,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_shows_the_generated_summary(capsys):
-    assert main(["readme", "--check", "--readme", str(ROOT / "README.md"),
-                 "--summary", str(ROOT / "results/summary.md")]) == 0
+    assert (
+        main(["readme", "--check", "--readme", str(ROOT / "README.md"), "--summary", str(ROOT / "results/summary.md")])
+        == 0
+    )
 
 
 def test_splice_replaces_only_the_marked_section():
