@@ -55,3 +55,27 @@ def test_combine_background_and_upsampling():
     labels = combine(iter([(0, p)]), factor=2)
     assert labels.shape == (4, 4, 4)
     assert labels[0].eq(1).all() and labels[3].eq(0).all()
+
+
+def test_upsampling_only_above_background_equals_whole_grid_upsampling():
+    import torch.nn.functional as F
+
+    from lcsbench.infer import BACKGROUND_LEVEL, combine, upsample_above
+
+    g = torch.Generator().manual_seed(0)
+    p = torch.sigmoid(6 * (torch.rand(5, 10, 13, 9, generator=g) - 0.8))  # sparse structures
+    p[4] = 0.1  # a class that is nowhere
+    full = F.interpolate(p[None], scale_factor=4, mode="trilinear", align_corners=False)[0]
+    for j in range(5):
+        found = upsample_above(p[j], 4)
+        if found is None:
+            assert (full[j] <= BACKGROUND_LEVEL).all()
+            continue
+        box, up = found
+        assert torch.equal(up, full[j][box])
+        outside = full[j].clone()
+        outside[box] = 0
+        assert (outside <= BACKGROUND_LEVEL).all()
+    # the label map equals the argmax over whole-grid up-sampled maps with a 0.5 background
+    ref = torch.cat([torch.full((1, *full.shape[1:]), BACKGROUND_LEVEL), full]).argmax(0)
+    assert torch.equal(combine(iter([(0, p[:2]), (2, p[2:])]), 4), ref)

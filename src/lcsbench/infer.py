@@ -60,19 +60,60 @@ def class_probabilities(
             yield start, torch.stack(probs)
 
 
+def upsample_above(
+    p: torch.Tensor, factor: int, level: float = BACKGROUND_LEVEL
+) -> tuple[tuple[slice, ...], torch.Tensor] | None:
+    """Trilinear ×``factor`` up-sampling of one probability map, only where it can exceed ``level``.
+
+    Returns ``(box, values)``: the box of the up-sampled grid outside which every up-sampled value
+    is ≤ ``level``, and the values inside it, equal to those of up-sampling the whole map (each is
+    a convex combination of its low-resolution neighbours, so it can exceed ``level`` only next to
+    a voxel that does; the low-resolution crop keeps every needed neighbour). ``None`` if no voxel
+    exceeds ``level``. Most structures fill a small part of the grid, so this is far cheaper.
+    """
+    above = p > level
+    if not bool(above.any()):
+        return None
+    crop, box = [], []
+    for d, n in enumerate(p.shape):
+        hit = above.any(dim=[e for e in range(3) if e != d]).nonzero()
+        lo, hi = int(hit[0]), int(hit[-1])
+        c0, c1 = max(lo - 2, 0), min(hi + 3, n)
+        crop.append(slice(c0, c1))
+        f0, f1 = max((lo - 1) * factor, c0 * factor), min((hi + 2) * factor, c1 * factor)
+        box.append((c0 * factor, f0, f1))
+    up = F.interpolate(p[tuple(crop)][None, None], scale_factor=factor, mode="trilinear", align_corners=False)[0, 0]
+    inner = tuple(slice(f0 - c0, f1 - c0) for c0, f0, f1 in box)
+    return tuple(slice(f0, f1) for _, f0, f1 in box), up[inner]
+
+
 def combine(
     chunks: Iterator[tuple[int, torch.Tensor]], factor: int = 1, order: list[int] | None = None
 ) -> torch.Tensor:
     """Label map (class indices 1..K, 0 = background) from probability chunks.
 
-    Chunks are up-sampled trilinearly by ``factor`` to the preprocessed grid one at a time, so
-    memory does not grow with K. ``order[i]`` is the class index of the i-th probability channel
-    (default: i + 1).
+    Each channel is up-sampled trilinearly by ``factor`` to the preprocessed grid where it can
+    exceed the background level (:func:`upsample_above`), so memory and time do not grow with the
+    grid × K. ``order[i]`` is the class index of the i-th probability channel (default: i + 1).
     """
     best = labels = None
     for start, p in chunks:
         if factor > 1:
-            p = F.interpolate(p[None], scale_factor=factor, mode="trilinear", align_corners=False)[0]
+            if best is None:
+                shape = tuple(s * factor for s in p.shape[1:])
+                best = torch.full(shape, BACKGROUND_LEVEL, device=p.device)
+                labels = torch.zeros(shape, dtype=torch.int64, device=p.device)
+            for j in range(p.shape[0]):
+                k = order[start + j] if order is not None else start + j + 1
+                found = upsample_above(p[j], factor)
+                if found is None:
+                    continue
+                box, up = found
+                b, lab = best[box], labels[box]
+                win = (up > b) | ((up == b) & (lab > k))  # exact ties: lowest class index
+                best[box] = torch.where(win, up, b)
+                labels[box] = torch.where(win, k, lab)
+            continue
         if best is None:
             best = torch.full(p.shape[1:], BACKGROUND_LEVEL, device=p.device)
             labels = torch.zeros(p.shape[1:], dtype=torch.int64, device=p.device)

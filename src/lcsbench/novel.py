@@ -15,12 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from monai.metrics import compute_dice
 from scipy import ndimage
 
 from lcsbench.data.classes import ClassSet
-from lcsbench.infer import BACKGROUND_LEVEL, class_probabilities
+from lcsbench.infer import BACKGROUND_LEVEL, class_probabilities, upsample_above
 from lcsbench.models import UNet3D
 from lcsbench.train.data import GridSubject
 
@@ -93,9 +92,22 @@ def conditioned_masks(
     """Binary mask at the preprocessed grid for each atlas mask the model is conditioned on."""
     out = []
     for _, p in class_probabilities(model, image, atlas_image, masks, label_batch):
-        if factor > 1:
-            p = F.interpolate(p[None], scale_factor=factor, mode="trilinear", align_corners=False)[0]
-        out += [Mask.of(c > BACKGROUND_LEVEL) for c in p.cpu()]
+        for c in p.cpu():
+            if factor == 1:
+                out.append(Mask.of(c > BACKGROUND_LEVEL))
+                continue
+            shape = tuple(s * factor for s in c.shape)
+            found = upsample_above(c, factor)
+            if found is None:
+                out.append(Mask(shape))
+                continue
+            box, up = found
+            inside = Mask.of(up > BACKGROUND_LEVEL)
+            if inside.box is None:
+                out.append(Mask(shape))
+                continue
+            box = tuple(slice(b.start + i.start, b.start + i.stop) for b, i in zip(box, inside.box))
+            out.append(Mask(shape, box, inside.inside))
     return out
 
 

@@ -116,6 +116,17 @@ def fingerprint(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def deterministic() -> None:
+    """Deterministic kernels only. The public ``torch.use_deterministic_algorithms`` also imports
+    torch's compiler stack (about 4 s per process, for a setting only ``torch.compile`` reads,
+    which lcsbench does not use), so the flag is set directly where torch offers it."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:
+        torch.use_deterministic_algorithms(True)
+    else:
+        setter(True)
+
+
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -155,7 +166,7 @@ def train(
     }
     key = fingerprint(settings)
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+        deterministic()
         torch.set_flush_denormal(True)  # denormals slow CPU convolutions ~4x as weights settle
     torch.manual_seed(seed)
     model = build_model(method, k, net_cfg).to(device)
