@@ -248,3 +248,28 @@ def all_targets():
     targets += experiment_targets()
     targets += ["results/summary.md"]
     return targets
+
+
+def run_metrics(runs):
+    return [f"results/runs/{r}/metrics.csv" for r in runs]
+
+
+def summary_inputs(wildcards):
+    out = {
+        "class_count": "results/tables/class_count.csv",
+        "realism": "results/stats/intersubject_dice.json",
+        "qc": "results/tables/preprocessing_qc.csv",
+        "times": "results/perf/preprocessing_time.csv",
+        "jobs": "results/perf/segmentation_time.csv",
+    }
+    if EXP["all_classes"]["enabled"]:
+        out["all_classes"] = "results/stats/all_classes.json"
+    if EXP["novel_labels"]["enabled"]:
+        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
+    if EXP["memory"]["enabled"]:
+        out["memory"] = "results/tables/memory.csv"
+    return out
+
+
+def summary_args(wildcards, input):
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())

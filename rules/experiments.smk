@@ -1,10 +1,6 @@
 """The LCS paper's experiments: statistics, tables and figures over every split."""
 
 
-def run_metrics(runs):
-    return [f"results/runs/{r}/metrics.csv" for r in runs]
-
-
 rule class_count:
     """§3.1 / Fig. 2: both methods on the first N classes; paired tests per class count, Holm-corrected."""
     input:
@@ -154,27 +150,6 @@ rule memory:
         " --shape {params.shape} --class-counts {params.class_counts} --threads {threads}"
         " --out-table {output.table} --out-markdown {output.markdown} --out-figure {output.figure}"
         " --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
-
-
-def summary_inputs(wildcards):
-    out = {
-        "class_count": "results/tables/class_count.csv",
-        "realism": "results/stats/intersubject_dice.json",
-        "qc": "results/tables/preprocessing_qc.csv",
-        "times": "results/perf/preprocessing_time.csv",
-        "jobs": "results/perf/segmentation_time.csv",
-    }
-    if EXP["all_classes"]["enabled"]:
-        out["all_classes"] = "results/stats/all_classes.json"
-    if EXP["novel_labels"]["enabled"]:
-        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
-    if EXP["memory"]["enabled"]:
-        out["memory"] = "results/tables/memory.csv"
-    return out
-
-
-def summary_args(wildcards, input):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
 
 
 rule summary:

@@ -14,7 +14,7 @@ from lcsbench import provenance
 from tests.pipeline_slice import CONFIG, TARGET, checkout, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = "work/runs/lcs/3/split1/model.pt"
+MODEL = "work/runs/lcs/first3/split1/model.pt"
 
 
 def _audit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -54,7 +54,7 @@ def test_record_content(run):
     rec = json.loads((run / f"{TARGET}.prov.json").read_text())
     assert rec["command"] == "lcsbench evaluate" and rec["sha256"] == provenance.sha256(run / TARGET)
     assert rec["config"]["keys"] == {"classes": CONFIG["classes"]}
-    assert "work/predictions/lcs/3/split1" in rec["inputs"]
+    assert "work/predictions/lcs/first3/split1" in rec["inputs"]
     assert rec["packages"]["torch"] and rec["device"] and rec["hostname"] and rec["peak_rss_mb"] > 0
     train = json.loads((run / f"{MODEL}.prov.json").read_text())
     assert train["seeds"]["seed"] > 0 and train["config"]["keys"]["scales.quick"]["steps"] == 20
@@ -83,8 +83,8 @@ def test_audit_names_a_changed_checkpoint_and_its_chain(run):
     finally:
         model.write_bytes(original)
     assert bad.returncode == 1
-    assert f"{MODEL}: input of work/predictions/lcs/3/split1 changed after it was used" in bad.stdout
-    assert f"chain: {TARGET} <- work/predictions/lcs/3/split1 <- {MODEL}" in bad.stdout
+    assert f"{MODEL}: input of work/predictions/lcs/first3/split1 changed after it was used" in bad.stdout
+    assert f"chain: {TARGET} <- work/predictions/lcs/first3/split1 <- {MODEL}" in bad.stdout
 
 
 @pytest.mark.slow

@@ -51,8 +51,8 @@ def test_slice_on_slurm_equals_local_run(cluster, tmp_path):
     assert (remote / TARGET).read_bytes() == (local / TARGET).read_bytes()
     # every job's provenance record names the SLURM job that made it
     records = {
-        "train": remote / "work/runs/lcs/3/split1/model.pt.prov.json",
-        "predict": remote / "work/predictions/lcs/3/split1.prov.json",
+        "train": remote / "work/runs/lcs/first3/split1/model.pt.prov.json",
+        "predict": remote / "work/predictions/lcs/first3/split1.prov.json",
         "evaluate": remote / f"{TARGET}.prov.json",
     }
     got = {step: json.loads(r.read_text())["slurm_job_id"] for step, r in records.items()}
