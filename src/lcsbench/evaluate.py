@@ -13,14 +13,35 @@ from scipy import ndimage
 COLUMNS = ["subject", "class_index", "class", "dice", "hd95_mm", "true_ml", "pred_ml"]
 
 
-def _union(a: tuple[slice, ...] | None, b: tuple[slice, ...] | None, shape) -> tuple[slice, ...] | None:
-    """Bounding box of two boxes, grown by one voxel (so surfaces at the box edge stay surfaces)."""
-    boxes = [x for x in (a, b) if x is not None]
+def union_box(
+    boxes: list[tuple[slice, ...] | None], shape: tuple[int, ...] | None = None, margin: int = 0
+) -> tuple[slice, ...] | None:
+    """Bounding box of ``boxes`` (None entries skipped), grown by ``margin`` voxels inside ``shape``."""
+    boxes = [x for x in boxes if x is not None]
     if not boxes:
         return None
+    n = len(boxes[0])
     return tuple(
-        slice(max(min(x[d].start for x in boxes) - 1, 0), min(max(x[d].stop for x in boxes) + 1, shape[d]))
-        for d in range(len(shape))
+        slice(
+            max(min(x[d].start for x in boxes) - margin, 0),
+            max(x[d].stop for x in boxes) + margin
+            if shape is None
+            else min(max(x[d].stop for x in boxes) + margin, shape[d]),
+        )
+        for d in range(n)
+    )
+
+
+def _one_hot(mask: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack([~mask, mask]))[None]
+
+
+def mask_dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice of two boolean masks (MONAI ``compute_dice``); 0 when exactly one is empty."""
+    return float(
+        compute_dice(_one_hot(pred).float(), _one_hot(truth).float(), include_background=False, ignore_empty=False)[
+            0, 0
+        ]
     )
 
 
@@ -28,9 +49,8 @@ def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing) -> tuple[float, 
     """(Dice, HD95 in mm) of two boolean masks (MONAI); NaN as in :func:`evaluate_subject`."""
     if not pred.any() and not truth.any():
         return float("nan"), float("nan")
-    p = torch.from_numpy(np.stack([~pred, pred]))[None]
-    t = torch.from_numpy(np.stack([~truth, truth]))[None]
-    dice = float(compute_dice(p.float(), t.float(), include_background=False, ignore_empty=False)[0, 0])
+    dice = mask_dice(pred, truth)
+    p, t = _one_hot(pred), _one_hot(truth)
     if not pred.any() or not truth.any():
         return dice, float("nan")
     with warnings.catch_warnings():
@@ -59,7 +79,8 @@ def evaluate_subject(
     tv = np.bincount(truth.ravel(), minlength=k + 1)
     rows = []
     for i, name in enumerate(class_names, start=1):
-        box = _union(p_boxes[i - 1], t_boxes[i - 1], pred.shape)
+        # grown by one voxel, so surfaces at the box edge stay surfaces
+        box = union_box([p_boxes[i - 1], t_boxes[i - 1]], pred.shape, margin=1)
         dice = hd = float("nan")
         if box is not None:
             dice, hd = binary_scores(pred[box] == i, truth[box] == i, spacing)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from monai.metrics import compute_dice
 from scipy import ndimage
 
 from lcsbench.data.classes import ClassSet
+from lcsbench.evaluate import mask_dice, union_box
 from lcsbench.infer import BACKGROUND_LEVEL, class_probabilities, upsample_above
 from lcsbench.models import UNet3D
 from lcsbench.train.data import GridSubject
@@ -68,21 +68,12 @@ class Mask:
         return out
 
 
-def _union(boxes: list[Box | None]) -> Box | None:
-    boxes = [b for b in boxes if b is not None]
-    if not boxes:
-        return None
-    return tuple(slice(min(b[d].start for b in boxes), max(b[d].stop for b in boxes)) for d in range(3))
-
-
 def dice(pred: Mask, truth: np.ndarray, ids: list[int], truth_box: Box | None) -> float:
     """Dice (MONAI) of ``pred`` and the voxels of ``truth`` with label ids ``ids``; NaN if both are empty."""
-    box = _union([pred.box, truth_box])
+    box = union_box([pred.box, truth_box])
     if box is None:
         return float("nan")
-    p, t = pred.crop(box), np.isin(truth[box], ids)
-    one_hot = [torch.from_numpy(np.stack([~m, m]))[None].float() for m in (p, t)]
-    return float(compute_dice(*one_hot, include_background=False, ignore_empty=False)[0, 0])
+    return mask_dice(pred.crop(box), np.isin(truth[box], ids))
 
 
 @torch.no_grad()
@@ -136,7 +127,7 @@ def score_subject(
         pred.update(zip(classes.names, found))
     ids = {n: sorted(i) for n, i in zip(coarse.names + fine.names, coarse.ids + fine.ids)}
     label_boxes = ndimage.find_objects(truth)
-    box_of = {n: _union([label_boxes[i - 1] if i <= len(label_boxes) else None for i in v]) for n, v in ids.items()}
+    box_of = {n: union_box([label_boxes[i - 1] if i <= len(label_boxes) else None for i in v]) for n, v in ids.items()}
     voxel_ml = float(abs(np.linalg.det(subject.affine[:3, :3]))) / 1000
     rows = []
     for c, fines in groups.items():

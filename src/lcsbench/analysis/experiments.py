@@ -11,7 +11,7 @@ import pandas as pd
 
 from lcsbench.analysis.stats import holm, paired_comparison
 from lcsbench.errors import InputError
-from lcsbench.paper import CLASS_COUNT_P, NOVEL_LABELS, paper_group
+from lcsbench.paper import ALL_CLASSES_DICE, CLASS_COUNT_P, NOVEL_LABELS, paper_group
 
 KEYS = ["split", "subject"]
 
@@ -86,7 +86,7 @@ def all_classes(metrics: pd.DataFrame, methods: list[str], labels: pd.DataFrame)
         "global_dice": {methods[0]: cmp["reference_mean"], methods[1]: cmp["contender_mean"]},
         "classes_contender_better": int((table["diff"] > 0).sum()),
         "comparison": cmp,
-        "paper_global_dice": {"baseline": 0.680, "lcs": 0.713},
+        "paper_global_dice": ALL_CLASSES_DICE,
     }
     return table, stats
 

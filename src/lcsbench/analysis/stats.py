@@ -54,6 +54,13 @@ def paired_comparison(reference: np.ndarray, contender: np.ndarray, confidence: 
     return out
 
 
+def format_p(p: float) -> str:
+    """A p-value for tables and figures: two significant digits, scientific below 0.001."""
+    if p != p:
+        return "–"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
 def holm(pvalues: list[float]) -> list[float]:
     """Holm-adjusted p-values (statsmodels); NaN stays NaN and is not counted."""
     p = np.asarray(pvalues, float)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lcsbench.analysis.stats import format_p
 from lcsbench.paper import ALL_CLASSES_DICE, MEMORY, NOVEL_LABELS, paper_group
 
 ALPHA = 0.05
@@ -22,10 +23,7 @@ def _f(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-def _p(p: float) -> str:
-    if p != p:
-        return "–"
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+_p = format_p
 
 
 def _verdict(diff: float, p: float, contender: str, reference: str) -> str:

@@ -27,7 +27,9 @@ def _save(fig, paths: list[str]) -> None:
 
 
 def _p(p: float) -> str:
-    return "p = n/a" if p != p else (f"p = {p:.2g}" if p >= 1e-3 else f"p = {p:.1e}")
+    from lcsbench.analysis.stats import format_p
+
+    return f"p = {format_p(p)}"
 
 
 def class_count_figure(per_subject: pd.DataFrame, table: pd.DataFrame, methods: list[str], paths: list[str]) -> None:
@@ -75,7 +77,7 @@ def all_classes_figure(table: pd.DataFrame, stats: dict, methods: list[str], pat
     fig.suptitle(
         f"All {stats['n_classes']} classes, sorted by {methods[0]} Dice. Global mean Dice: "
         f"{methods[0]} {g[methods[0]]:.3f}, {methods[1]} {g[methods[1]]:.3f} "
-        f"(paper: baseline 0.680, LCS 0.713)",
+        f"(paper: {', '.join(f'{m} {v:.3f}' for m, v in stats['paper_global_dice'].items())})",
         fontsize=9,
     )
     fig.tight_layout()
