@@ -1,7 +1,8 @@
-"""lcsbench: the Methods section of *Label conditioned segmentation* as a workflow.
+"""lcsbench: the Methods sections of the benchmarked papers as one workflow.
 
 Raw T1 heads -> skull stripping -> one resample to 1 mm RAS 160x208x160 -> three random
-train/atlas/val/test splits. Every rule calls one `lcsbench` subcommand; logic lives in
+train/atlas/val/test splits -> every paper's trainings, evaluations, statistics and figures
+(rules/papers/<paper>.smk). Every rule calls one `lcsbench` subcommand; logic lives in
 src/lcsbench/. Run everything with `snakemake`; see README.md.
 """
 
@@ -21,7 +22,14 @@ include: "rules/phantom.smk"
 include: "rules/preprocess.smk"
 include: "rules/splits.smk"
 include: "rules/segment.smk"
-include: "rules/experiments.smk"
+
+
+for paper in PAPERS:  # each paper adds its runs, targets and summary section
+
+    include: f"rules/papers/{paper}.smk"
+
+
+include: "rules/summary.smk"
 include: "rules/perf.smk"
 include: "rules/provenance.smk"
 

@@ -21,6 +21,7 @@ shell.prefix(
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lcsbench.data.classes import CLASS_SET_PATTERN  # noqa: E402  (class-set wildcard)
 from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
+from lcsbench.papers import PAPERS  # noqa: E402  (each has rules/papers/<paper>.smk)
 
 WORK = config["work_dir"]
 DATASET = config["dataset"]["name"]
@@ -36,7 +37,6 @@ SCALE = config["scale"]
 TRAIN = config["scales"][SCALE]
 GRID_DIR = f"{WORK}/grid/{DATASET}/f{TRAIN['grid_factor']}"
 RUN = "{method}/{class_set}/split{split}"  # one run: a method, a class set (lcsbench.data.classes), a split
-EXP = config["experiments"]
 LOGS = f"{WORK}/logs"
 BENCH = f"{WORK}/benchmarks"
 
@@ -127,23 +127,58 @@ def run_seed(wildcards):
     return derive_seed(config["seed"], "train", wildcards.method, wildcards.class_set, wildcards.split)
 
 
+def run_key(method, class_set, split):
+    """The one place a run's key is built: ``<method>/<class_set>/split<k>``."""
+    return RUN.format(method=method, class_set=class_set, split=split)
+
+
+def parse_run(key):
+    """(method, class set, split) of a run key: the one place it is parsed."""
+    method, class_set, split = key.split("/")
+    return method, class_set, int(split.removeprefix("split"))
+
+
+# What the paper rule files (rules/papers/<paper>.smk) contribute to the generic rules:
+TRAINED_RUNS = []  # run keys that are trained
+EVALUATED_RUNS = []  # run keys whose test predictions are scored
+MODEL_PARTS = {}  # (method, class_set) -> class sets of the models a run is predicted with (merged)
+PAPER_TARGETS = []  # figures, tables and statistics of every paper
+SUMMARY_SECTIONS = []  # each paper's section of results/summary.md, in order
+
+
+def check_methods(names, key):
+    """Every method a config key names is registered."""
+    for m in names:
+        if m not in METHODS:
+            raise WorkflowError(f"{key}: unknown method {m!r}; known: {', '.join(METHODS)} (lcsbench.methods)")
+
+
 def trained_class_sets(method, class_set):
-    """Class sets of the models a run is predicted with: the all-classes baseline is split into groups."""
-    n = EXP["all_classes"]["split_models"]
-    if class_set == "fine" and METHODS[method].conditioning == "none" and n > 1:
-        return [f"fine{i}of{n}" for i in range(1, n + 1)]
-    return [class_set]
+    """Class sets of the models a run is predicted with (one, unless a paper splits it)."""
+    return MODEL_PARTS.get((method, class_set), [class_set])
 
 
 def model_input(wildcards):
     if not METHODS[wildcards.method].trainable:
         return {}
     sets = trained_class_sets(wildcards.method, wildcards.class_set)
-    return {"model": [f"{WORK}/runs/{wildcards.method}/{c}/split{wildcards.split}/model.pt" for c in sets]}
+    return {"model": [f"{WORK}/runs/{run_key(wildcards.method, c, wildcards.split)}/model.pt" for c in sets]}
 
 
 def model_args(wildcards, input):
     return f"--model {' '.join(input.model)}" if "model" in input.keys() else ""
+
+
+def init_input(wildcards):
+    """The model of the run whose weights initialise this one (a method's ``init_from``)."""
+    source = METHODS[wildcards.method].init_from
+    if source is None:
+        return {}
+    return {"init_model": f"{WORK}/runs/{run_key(source, wildcards.class_set, wildcards.split)}/model.pt"}
+
+
+def init_args(wildcards, input):
+    return f"--init-model {input.init_model}" if "init_model" in input.keys() else ""
 
 
 def class_count(class_set):
@@ -154,43 +189,32 @@ def class_count(class_set):
 
 
 def train_mem_mb(wildcards, attempt):
-    per_class = 0 if METHODS[wildcards.method].conditioning == "atlas" else class_count(wildcards.class_set)
+    channels = METHODS[wildcards.method].out_channels(class_count(wildcards.class_set))
     base = 1500 if TRAIN["grid_factor"] > 1 else 8000
-    return (base + per_class * (20 if TRAIN["grid_factor"] > 1 else 700)) * attempt
+    return (base + channels * (20 if TRAIN["grid_factor"] > 1 else 700)) * attempt
 
 
 def train_runtime(wildcards, attempt):
     return (30 if SCALE == "quick" else 72 * 60) * attempt
 
 
-def class_count_runs():
-    e = EXP["class_count"]
-    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in e["class_counts"]], split=SPLITS)
-
-
-def all_classes_runs():
-    e = EXP["all_classes"]
-    return expand(RUN, method=e["methods"], class_set="fine", split=SPLITS) if e["enabled"] else []
-
-
-def novel_label_runs():
-    e = EXP["novel_labels"]
-    return expand(RUN, method=e["method"], class_set="coarse", split=SPLITS) if e["enabled"] else []
-
-
 def evaluated_runs():
-    """Runs whose test predictions are scored (method/class_set/split{k})."""
-    return class_count_runs() + all_classes_runs()
+    """Runs whose test predictions are scored (method/class_set/split{k}), every paper's."""
+    return list(dict.fromkeys(EVALUATED_RUNS))
 
 
 def trained_runs():
-    """Every training run the experiments need, once."""
+    """Every training run the papers need, once (merged runs expand to their parts)."""
     runs = []
     for r in evaluated_runs():
-        method, class_set, split = r.split("/")
+        method, class_set, split = parse_run(r)
         if METHODS[method].trainable:
-            runs += [f"{method}/{c}/{split}" for c in trained_class_sets(method, class_set)]
-    return list(dict.fromkeys(runs + novel_label_runs()))
+            runs += [run_key(method, c, split) for c in trained_class_sets(method, class_set)]
+    return list(dict.fromkeys(runs + TRAINED_RUNS))
+
+
+def segmentation_metrics(wildcards):
+    return expand("results/runs/{run}/metrics.csv", run=evaluated_runs())
 
 
 def subject_dir_of(wildcards, input):
@@ -205,31 +229,10 @@ def prep_dir_of(wildcards, input):
     return str(Path(input.labels[0]).parent.parent)
 
 
-def bench_root_of(wildcards, input):
-    """The benchmark root: <root>/<step>/<method>/<class_set>/split<k>.tsv."""
-    return str(Path(input.benchmarks[0]).parents[3])
-
-
-def run_benchmarks():
+def run_benchmarks(wildcards=None):
     """Benchmark files of every train, predict and evaluate job."""
     files = [f"{BENCH}/train/{r}.tsv" for r in trained_runs()]
     return files + [f"{BENCH}/{step}/{r}.tsv" for step in ("predict", "evaluate") for r in evaluated_runs()]
-
-
-def experiment_targets():
-    """Every figure, table and statistic of the LCS paper's experiments."""
-    targets = []
-    for name, enabled in (
-        ("class_count", True),
-        ("all_classes", EXP["all_classes"]["enabled"]),
-        ("novel_labels", EXP["novel_labels"]["enabled"]),
-        ("memory", EXP["memory"]["enabled"]),
-    ):
-        if enabled:
-            targets += [f"results/tables/{name}.{x}" for x in ("csv", "md")]
-            targets += [f"results/figures/{name}.{x}" for x in ("png", "pdf")]
-            targets += [f"results/stats/{name}.json"] if name != "memory" else []
-    return targets
 
 
 def all_targets():
@@ -245,7 +248,7 @@ def all_targets():
     for r in trained_runs():
         targets += [f"results/runs/{r}/history.csv", f"results/runs/{r}/learning_curve.png"]
     targets += ["results/tables/segmentation_runs.csv", "results/perf/segmentation_time.csv"]
-    targets += experiment_targets()
+    targets += PAPER_TARGETS
     targets += ["results/summary.md"]
     return targets
 
@@ -255,21 +258,15 @@ def run_metrics(runs):
 
 
 def summary_inputs(wildcards):
-    out = {
-        "class_count": "results/tables/class_count.csv",
+    return {
+        "sections": SUMMARY_SECTIONS,
         "realism": "results/stats/intersubject_dice.json",
         "qc": "results/tables/preprocessing_qc.csv",
         "times": "results/perf/preprocessing_time.csv",
         "jobs": "results/perf/segmentation_time.csv",
     }
-    if EXP["all_classes"]["enabled"]:
-        out["all_classes"] = "results/stats/all_classes.json"
-    if EXP["novel_labels"]["enabled"]:
-        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
-    if EXP["memory"]["enabled"]:
-        out["memory"] = "results/tables/memory.csv"
-    return out
 
 
 def summary_args(wildcards, input):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
+    sections = f"--sections {' '.join(input.sections)} " if SUMMARY_SECTIONS else ""
+    return sections + " ".join(f"--{k} {input[k]}" for k in ("realism", "qc", "times", "jobs"))

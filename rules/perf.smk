@@ -2,7 +2,7 @@
 
 
 rule bench:
-    """Training memory vs class count, baseline vs naive vs shared-encoder LCS inference, training throughput."""
+    """Training memory vs class count, inference time of every method and variant, training throughput."""
     input:
         grid=expand(grid_file("{subject}"), subject=SUBJECTS),
         split=f"results/splits/split1.json",
@@ -19,6 +19,7 @@ rule bench:
         scale=SCALE,
         shape=" ".join(map(str, config["preprocess"]["shape"])),
         classes=class_list(),
+        methods=" ".join(config["bench"]["methods"]),
         grid_dir=grid_dir_of,
     log:
         f"{LOGS}/bench.log",
@@ -33,7 +34,7 @@ rule bench:
         gpu=GPU,
     shell:
         "python -m lcsbench bench --scales '{params.scales}' --scale {params.scale} --shape {params.shape}"
-        " --classes {params.classes} --label-table {input.label_table} --split {input.split}"
+        " --methods {params.methods} --classes {params.classes} --label-table {input.label_table} --split {input.split}"
         " --grid-dir {params.grid_dir} --threads {threads} --out-memory {output.memory}"
         " --out-inference {output.inference} --out-throughput {output.throughput}"
         " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} --out-record {output.record} > {log} 2>&1"

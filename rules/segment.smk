@@ -37,6 +37,7 @@ rule training_grid:
 rule train:
     """Train a method on the split's training subjects; select the step on its validation subjects."""
     input:
+        unpack(init_input),
         grid=expand(grid_file("{subject}"), subject=SUBJECTS),
         split=split_file,
         label_table=label_table_path(),
@@ -53,6 +54,7 @@ rule train:
         seed=run_seed,
         seed_base=config["seed"],
         checkpoint=f"{WORK}/checkpoints/{RUN}.pt",
+        init=init_args,
     log:
         f"{LOGS}/train/{RUN}.log",
     benchmark:
@@ -68,7 +70,7 @@ rule train:
         "python -m lcsbench train --method {wildcards.method} --classes {params.classes}"
         " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
         " --grid-dir {params.grid_dir} --scale-config '{params.scale}' --seed {params.seed}"
-        " --seed-base {params.seed_base} --checkpoint {params.checkpoint} --threads {threads}"
+        " --seed-base {params.seed_base} --checkpoint {params.checkpoint} {params.init} --threads {threads}"
         " --out-model {output.model} --out-meta {output.meta} --out-history {output.history}"
         " --out-curve {output.curve} > {log} 2>&1"
 
@@ -141,7 +143,7 @@ rule evaluate:
 rule segmentation_runs:
     """One row per run: mean test Dice and HD95."""
     input:
-        metrics=expand("results/runs/{run}/metrics.csv", run=evaluated_runs()),
+        metrics=segmentation_metrics,
     output:
         table=report("results/tables/segmentation_runs.csv", category="Segmentation", labels={"table": "runs"}),
     log:
@@ -162,9 +164,9 @@ rule segmentation_runs:
 rule segmentation_time:
     """Wall time and peak memory of every train, predict and evaluate job."""
     input:
-        benchmarks=run_benchmarks(),
+        benchmarks=run_benchmarks,
     params:
-        root=bench_root_of,
+        root=BENCH,
     output:
         table=report("results/perf/segmentation_time.csv", category="Performance", labels={"table": "job times"}),
     log:

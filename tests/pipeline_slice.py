@@ -22,11 +22,13 @@ TARGET = f"results/runs/{RUN}/metrics.csv"
 CONFIG = {
     "dataset": {"name": "synth", "manifest": "synth/manifest.tsv", "label_table": "synth/labels.tsv"},
     "classes": ["ball_L", "rod_L", "core"],
-    "experiments": {
-        "class_count": {"methods": ["baseline", "lcs"], "class_counts": [3]},
-        "all_classes": {"enabled": False},
-        "novel_labels": {"enabled": False},
-        "memory": {"enabled": False},
+    "papers": {
+        "lcs": {
+            "class_count": {"methods": ["baseline", "lcs"], "class_counts": [3]},
+            "all_classes": {"enabled": False},
+            "novel_labels": {"enabled": False},
+            "memory": {"enabled": False},
+        }
     },
     "scales": {
         "quick": {

@@ -48,11 +48,11 @@ def test_memory_table(bench):
 
 def test_inference_table(bench):
     inf = pd.read_csv(bench["inference"]).set_index("predictor")
-    assert set(inf.index) == {"baseline", "lcs-shared", "lcs-naive"}
-    assert inf.loc["lcs-shared", "max_abs_prob_diff"] <= 1e-5
+    assert list(inf.index) == ["baseline", "lcs-shared", "lcs-naive"]  # each method's sampler variants
+    assert inf.loc["lcs-naive", "max_abs_prob_diff"] <= 1e-5  # naive against shared, the first variant
     # the shared encoder skips K - 1 encoder passes
     assert inf.loc["lcs-shared", "gflop"] < inf.loc["lcs-naive", "gflop"]
-    assert 0 < inf.loc["lcs-shared", "decoder_flop_share"] < 1
+    assert inf.loc["baseline", "x_reference"] == 1.0
 
 
 def test_throughput_table_and_figure(bench):
@@ -65,5 +65,5 @@ def test_throughput_table_and_figure(bench):
 
 
 def test_failed_probe_is_reported_not_raised():
-    r = memory_probe("no-such-method", 2, [16, 16, 16], 1, UNetConfig(depth=2), "fp32", "cpu", 1)
+    r = memory_probe("no-such-method", 2, [16, 16, 16], 1, UNetConfig(depth=2).to_dict(), "fp32", "cpu", 1)
     assert r["status"].startswith("failed") and "no-such-method" in r["status"]

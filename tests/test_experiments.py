@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lcsbench.analysis.experiments import all_classes, memory_table, novel_labels
 from lcsbench.cli import main
-from lcsbench.novel import Mask, dice, novel_groups
+from lcsbench.papers.lcs.analysis import all_classes, memory_table, novel_labels
+from lcsbench.papers.lcs.novel import Mask, dice, novel_groups
 from tests.synthetic import TABLE, make_dataset
 
 SCALE = {

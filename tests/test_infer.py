@@ -2,15 +2,17 @@
 
 import torch
 
-from lcsbench.infer import BACKGROUND_LEVEL, class_probabilities, combine
-from lcsbench.models import UNet3D, UNetConfig
+from lcsbench.infer import BACKGROUND_LEVEL, combine
+from lcsbench.infer import conditioned_probabilities as class_probabilities
+from lcsbench.methods import get_method
+from lcsbench.methods.build import build_network
 
 
 def _setup(k=6, shape=(20, 24, 16)):
     torch.manual_seed(0)
-    net = UNet3D(1, 1, 2, UNetConfig(depth=2))
+    net = build_network(get_method("lcs"), k, {"depth": 2})
     with torch.no_grad():
-        net.head.weight *= 50  # spread the untrained logits, as a trained net's are
+        net.heads["seg"].weight *= 50  # spread the untrained logits, as a trained net's are
     image, atlas_image = torch.rand(1, *shape), torch.rand(1, *shape)
     masks = torch.zeros(k, *shape)
     for i in range(k):  # distinct regions, so no two classes get the same conditioning

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lcsbench.analysis.experiments import class_count
 from lcsbench.analysis.stats import holm, paired_comparison
+from lcsbench.papers.lcs.analysis import class_count
 
 
 def test_paired_comparison_matches_scipy_and_brackets_the_mean():

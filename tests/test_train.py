@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lcsbench.data.classes import ClassSet
-from lcsbench.train.data import Sampler, load_subject
+from lcsbench.train.data import AllClassesSampler, ConditionedSampler, load_subject
 from tests.synthetic import TABLE, make_dataset, run_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,7 @@ def test_flip_reads_mirrored_labels(data):
     cs = ClassSet.from_table(TABLE, ["ball_L"])
     subj = load_subject(data["grid"] / "s00.npz", cs)
     g = torch.Generator().manual_seed(0)
-    sampler = Sampler([subj], 1, False, None, 16, flip_prob=0.5, merge_prob=0.0, generator=g)
+    sampler = AllClassesSampler([subj], 1, None, 16, flip_prob=0.5, merge_prob=0.0, generator=g)
     b = sampler.sample()
     assert any(b.flipped) and not all(b.flipped)
     for img, tgt, flipped in zip(b.image, b.target, b.flipped):
@@ -80,7 +80,7 @@ def test_lcs_merges_a_second_class_in_target_and_atlas(data):
     cs = ClassSet.from_table(TABLE, CLASSES)
     subj = load_subject(data["grid"] / "s00.npz", cs)
     g = torch.Generator().manual_seed(1)
-    b = Sampler([subj], 3, True, subj, 32, flip_prob=0.0, merge_prob=0.5, generator=g).sample()
+    b = ConditionedSampler([subj], 3, subj, 32, flip_prob=0.0, merge_prob=0.5, generator=g).sample()
     sizes = [len(gr) for gr in b.groups]
     assert 1 in sizes and 2 in sizes
     for tgt, atlas, group in zip(b.target, b.atlas, b.groups):
@@ -156,11 +156,11 @@ def test_patch_windows_hold_the_sampled_class_and_match_the_atlas(data):
     cs = ClassSet.from_table(TABLE, CLASSES)
     subj = load_subject(data["grid"] / "s00.npz", cs)
     g = torch.Generator().manual_seed(2)
-    b = Sampler([subj], 3, True, subj, 16, 0.5, 0.0, g, patch=(8, 8, 8)).sample()
+    b = ConditionedSampler([subj], 3, subj, 16, 0.5, 0.0, g, patch=(8, 8, 8)).sample()
     assert b.image.shape[2:] == b.target.shape[2:] == b.atlas.shape[2:] == (8, 8, 8)
     for img, tgt, atlas, flipped in zip(b.image, b.target, b.atlas, b.flipped):
         assert tgt.sum() > 0  # the conditioned class is inside the window
         if not flipped:  # atlas == subject here: the same window of the same volume
             assert torch.equal(atlas[0], img[0])
-    base = Sampler([subj], 3, False, None, 8, 0.0, 0.0, torch.Generator().manual_seed(3), patch=(8, 8, 8)).sample()
+    base = AllClassesSampler([subj], 3, None, 8, 0.0, 0.0, torch.Generator().manual_seed(3), patch=(8, 8, 8)).sample()
     assert base.target.shape[1:] == (3, 8, 8, 8) and all(t.sum() > 0 for t in base.target)

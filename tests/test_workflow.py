@@ -49,7 +49,7 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     # the 10 baseline models are predicted together, as one merged label map
     assert counts["predict"] == counts["evaluate"] == 3 * (2 * 5 + 2)
     assert counts["novel_labels"] == 3
-    for rule in ("class_count", "all_classes", "novel_labels_table", "memory", "summary", "provenance"):
+    for rule in ("class_count", "all_classes", "novel_labels_table", "memory", "lcs_summary", "summary", "provenance"):
         assert counts[rule] == 1
 
 
@@ -57,8 +57,8 @@ def test_experiment_grid_follows_config(clean_checkout):
     extra = clean_checkout / "experiment.yaml"
     extra.write_text(
         "splits: {n_splits: 2}\n"
-        "experiments: {class_count: {methods: [baseline-pooled, lcs], class_counts: [1, 3]},"
-        " all_classes: {split_models: 4}, novel_labels: {enabled: false}, memory: {enabled: false}}\n"
+        "papers: {lcs: {class_count: {methods: [baseline-pooled, lcs], class_counts: [1, 3]},"
+        " all_classes: {split_models: 4}, novel_labels: {enabled: false}, memory: {enabled: false}}}\n"
     )
     res = _run("-n", "--quiet", "rules", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr

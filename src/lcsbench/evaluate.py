@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,3 +97,66 @@ def evaluate_subject(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def evaluate_run(
+    method: str, class_set: str, classes, split: dict, prep_dir: str | Path, predictions: str | Path, out: str | Path
+) -> pd.DataFrame:
+    """The evaluate stage: every test subject's prediction against its labels, one long CSV."""
+    import json
+
+    import nibabel as nib
+
+    from lcsbench.errors import InputError
+    from lcsbench.io import atomic_path
+
+    pred_dir, prep = Path(predictions), Path(prep_dir)
+    info_file = pred_dir / "classes.json"
+    if not info_file.is_file():
+        raise InputError(f"{info_file} does not exist; rerun the predict rule")
+    info = json.loads(info_file.read_text())
+    if [c["name"] for c in info["classes"]] != list(classes.names):
+        raise InputError(f"{pred_dir} holds predictions of other classes; rerun the predict rule")
+    frames = []
+    for s in split["test"]:
+        p = pred_dir / f"{s}.nii.gz"
+        if not p.is_file():
+            raise InputError(f"prediction {p} is missing; rerun the predict rule")
+        truth_img = nib.load(str(prep / s / "labels.nii.gz"))
+        truth = classes.index_map(np.asarray(truth_img.dataobj, np.int64))
+        pred = np.asarray(nib.load(str(p)).dataobj, np.int64)
+        if pred.shape != truth.shape:
+            raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
+        frames.append(evaluate_subject(s, pred, truth, list(classes.names), truth_img.header.get_zooms()[:3]))
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "split", split["split"])
+    df.insert(0, "n_classes", len(classes))
+    df.insert(0, "class_set", class_set)
+    df.insert(0, "method", method)
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp, index=False)
+    per_subject = df.groupby("subject")["dice"].mean()
+    print(f"{method} {class_set} split {split['split']}: mean Dice {per_subject.mean():.4f}", flush=True)
+    return df
+
+
+def summarize_runs(metrics: list[str], out: str | Path) -> pd.DataFrame:
+    """One row per run: mean test Dice and HD95 (per-subject means, then over subjects)."""
+    from lcsbench.io import atomic_path
+
+    df = pd.concat([pd.read_csv(f) for f in metrics], ignore_index=True)
+    keys = ["method", "class_set", "n_classes", "split"]
+    subj = df.groupby([*keys, "subject"])[["dice", "hd95_mm"]].mean().reset_index()
+    table = (
+        subj.groupby(keys)
+        .agg(
+            mean_dice=("dice", "mean"),
+            sd_dice=("dice", "std"),
+            mean_hd95_mm=("hd95_mm", "mean"),
+            n_subjects=("subject", "count"),
+        )
+        .reset_index()
+    )
+    with atomic_path(out) as tmp:
+        table.sort_values(keys).to_csv(tmp, index=False, float_format="%.4f")
+    return table

@@ -1,12 +1,15 @@
 """Inference: per-class probabilities at the training grid, combined into a label map.
 
-Baseline: one forward pass gives every class. LCS (paper §2.3): one conditioned pass per class.
-The image encoder of the LCS network does not see the atlas, so by default it runs once per
-volume and only the bottleneck and decoder run per class, batched over classes; ``shared=False``
-runs the paper's full forward pass per class (same result up to float rounding).
-Both methods then take, per voxel, the class of highest probability, or background where no
-class reaches 0.5 (a constant-0.5 background channel in the argmax); exact ties go to the lowest
-class index, so the label map does not depend on the order in which classes are segmented.
+A network with one output per class gives every class in one forward pass. A label-conditioned
+network (LCS, paper §2.3) needs one conditioned pass per class; its image encoder does not see
+the atlas, so by default it runs once per volume and only the bottleneck and decoder run per
+class, batched over classes; ``shared=False`` runs the paper's full forward pass per class (same
+result up to float rounding). Which of the two a method uses is its sampler's choice
+(:mod:`lcsbench.methods.samplers`). Networks that need a fixed input size are run on sliding
+windows (``monai.inferers.sliding_window_inference``). Every method then takes, per voxel, the
+class of highest probability, or background where no class reaches 0.5 (a constant-0.5
+background channel in the argmax); exact ties go to the lowest class index, so the label map
+does not depend on the order in which classes are segmented.
 """
 
 from __future__ import annotations
@@ -16,47 +19,65 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from lcsbench.models import UNet3D
+from lcsbench.models import Network
 
 BACKGROUND_LEVEL = 0.5
 
 
+def segmentation_logits(model: Network, x: torch.Tensor, atlas: torch.Tensor | None = None) -> torch.Tensor:
+    """Segmentation logits of a batch; sliding windows (MONAI) where the network needs a fixed input size."""
+    if model.input_size is None:
+        return model(x, atlas).seg
+    from monai.inferers import sliding_window_inference
+
+    n = x.shape[1]
+    inputs = x if atlas is None else torch.cat([x, atlas], 1)
+
+    def window(t: torch.Tensor) -> torch.Tensor:
+        return model(t[:, :n], t[:, n:] if atlas is not None else None).seg
+
+    return sliding_window_inference(inputs, model.input_size, 1, window, overlap=0.25)
+
+
 @torch.no_grad()
-def class_probabilities(
-    model: UNet3D,
+def all_class_probabilities(model: Network, image: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    """One chunk ``(0, probabilities (K, X, Y, Z))`` of a network with one output per class."""
+    model.eval()
+    yield 0, torch.sigmoid(segmentation_logits(model, image[None]))[0].float()
+
+
+@torch.no_grad()
+def conditioned_probabilities(
+    model: Network,
     image: torch.Tensor,
-    atlas_image: torch.Tensor | None = None,
-    atlas_masks: torch.Tensor | None = None,
+    atlas_image: torch.Tensor,
+    atlas_masks: torch.Tensor,
     label_batch: int = 8,
     shared: bool = True,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(first class index, probabilities (n, X, Y, Z))`` chunks at the grid of ``image``.
 
-    ``image`` is (1, X, Y, Z). For a conditioned model, ``atlas_masks`` is (K, X, Y, Z): the
-    atlas's binary mask of every class to segment, in output order.
+    ``image`` is (1, X, Y, Z); ``atlas_masks`` (K, X, Y, Z) is the atlas's binary mask of every
+    class to segment, in output order. ``shared``: encode the image once and decode
+    ``label_batch`` classes together (whole-volume networks only); else one full pass per class.
     """
     model.eval()
     x = image[None]
     shape = image.shape[1:]
-    if not model.cond_channels:
-        yield 0, torch.sigmoid(model(x))[0].float()
-        return
-    if atlas_masks is None or atlas_image is None:
-        raise ValueError("a label conditioned model needs the atlas image and class masks")
+    shared = shared and model.input_size is None
     if shared:
-        skips, bottom = model.encode(x)
+        encoded = model.encode(x)
     for start in range(0, atlas_masks.shape[0], label_batch):
         masks = atlas_masks[start : start + label_batch]
         atlas = torch.cat([atlas_image.expand(masks.shape[0], *shape)[:, None], masks[:, None]], 1)
         if shared:
-            n = masks.shape[0]
-            cond = model.condition(atlas)
-            out = model.decode(
-                [s.expand(n, *s.shape[1:]) for s in skips], bottom.expand(n, *bottom.shape[1:]), cond, shape
-            )
-            yield start, torch.sigmoid(out)[:, 0].float()
+            out = model.decode(model.expand(encoded, masks.shape[0]), model.condition(atlas), shape)
+            yield start, torch.sigmoid(out.seg)[:, 0].float()
         else:
-            probs = [torch.sigmoid(model(x, atlas[i : i + 1]))[0, 0].float() for i in range(masks.shape[0])]
+            probs = [
+                torch.sigmoid(segmentation_logits(model, x, atlas[i : i + 1]))[0, 0].float()
+                for i in range(masks.shape[0])
+            ]
             yield start, torch.stack(probs)
 
 

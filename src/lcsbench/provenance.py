@@ -47,16 +47,26 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "train": ["seed", "classes", "scale", "scales.{scale}"],
     "predict": ["classes", "scale", "scales.{scale}.label_batch"],
     "evaluate": ["classes"],
-    "novel-labels": ["scale", "scales.{scale}.label_batch", "experiments.novel_labels"],
-    "class-count": ["experiments.class_count"],
-    "all-classes": ["experiments.all_classes"],
-    "novel-labels-table": [],
-    "memory": ["scale", "scales", "experiments.memory"],
     "summary": [],
     "summarize": [],
     "collect-benchmarks": [],
-    "bench": ["scale", "scales"],
+    "bench": ["scale", "scales", "bench"],
 }
+
+
+def command_config_keys(command: str) -> list[str]:
+    """The config keys of a generic subcommand or of a paper's (its ``cli.CONFIG_KEYS``)."""
+    if command in CONFIG_KEYS:
+        return CONFIG_KEYS[command]
+    import importlib
+
+    from lcsbench.papers import PAPERS
+
+    for paper in PAPERS:
+        keys = getattr(importlib.import_module(f"lcsbench.papers.{paper}.cli"), "CONFIG_KEYS", {})
+        if command in keys:
+            return keys[command]
+    return []
 
 
 def portable(path: str | Path) -> str:
@@ -133,7 +143,7 @@ def config_slice(config: dict | None, command: str) -> dict | None:
     if config is None:
         return None
     out = {}
-    for key in CONFIG_KEYS.get(command, []):
+    for key in command_config_keys(command):
         value = config
         for part in key.format(scale=config.get("scale", "")).split("."):
             value = value.get(part) if isinstance(value, dict) else None

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 
 from lcsbench.io import atomic_path  # noqa: E402
 
-COLORS = {"baseline": "tab:blue", "lcs": "tab:red", "lcs-shared": "tab:red", "lcs-naive": "tab:orange"}
+PALETTE = ["tab:blue", "tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown"]
 
 
 def perf_figure(
@@ -21,6 +21,7 @@ def perf_figure(
     """Three panels; written to every path in ``paths`` (format from the suffix)."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=100)
     ax = axes[0]
+    colour = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(dict.fromkeys(memory["method"]))}
     ok = memory[(memory["status"] == "ok") & (memory["precision"] == "fp32") & (memory["batch"] == 1)]
     for (grid, method), d in ok.groupby(["grid", "method"]):
         d = d.sort_values("n_classes")
@@ -28,7 +29,7 @@ def perf_figure(
             d["n_classes"],
             d["peak_mb"] / 1024,
             "o-" if grid == "paper" else "s--",
-            color=COLORS[method],
+            color=colour[method],
             label=f"{method}, {grid} grid ({d['shape'].iloc[0]})",
             ms=4,
         )
@@ -39,13 +40,19 @@ def perf_figure(
     ax.legend(fontsize=7)
 
     ax = axes[1]
-    order = ["baseline", "lcs-shared", "lcs-naive"]
+    order = list(dict.fromkeys(inference["predictor"]))
     cases = inference[["grid", "n_classes"]].drop_duplicates().values.tolist()
     width = 0.8 / len(order)
     for i, name in enumerate(order):
         d = inference[inference["predictor"] == name].set_index(["grid", "n_classes"])
         ys = [float(d.loc[(g, k), "seconds"]) for g, k in cases]
-        ax.bar([c + (i - 1) * width for c in range(len(cases))], ys, width, color=COLORS[name], label=name)
+        ax.bar(
+            [c + (i - (len(order) - 1) / 2) * width for c in range(len(cases))],
+            ys,
+            width,
+            color=PALETTE[i % len(PALETTE)],
+            label=name,
+        )
     ax.set_yscale("log")
     ax.set_xticks(range(len(cases)), [f"{g}\nK={k}" for g, k in cases], fontsize=8)
     ax.set_ylabel("seconds to segment one volume")

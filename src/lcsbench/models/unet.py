@@ -53,20 +53,21 @@ def _block(cin: int, cout: int, n: int, norm: str | None, dropout: float = 0.0) 
 
 
 class UNet3D(nn.Module):
-    """3D U-Net with ``out_channels`` sigmoid logits; atlas conditioning when ``cond_channels`` > 0.
+    """3D U-Net features (no output head); atlas conditioning when ``cond_channels`` > 0.
 
-    Inputs of any size are zero-padded to a multiple of 2**depth and the output cropped back, so
-    the quick scale's down-sampled grid need not be divisible by 16.
+    Inputs of any size are zero-padded to a multiple of 2**depth (the heads' outputs are cropped
+    back by :class:`lcsbench.models.Network`), so the quick scale's down-sampled grid need not be
+    divisible by 16. ``decode`` returns the full-resolution features (``out_features`` channels)
+    and the bottleneck features (``bottleneck_features`` channels).
     """
 
-    def __init__(
-        self, in_channels: int = 1, out_channels: int = 1, cond_channels: int = 0, cfg: UNetConfig = UNetConfig()
-    ):
+    def __init__(self, in_channels: int = 1, cond_channels: int = 0, cfg: UNetConfig = UNetConfig()):
         super().__init__()
         if cfg.norm not in (None, "batch", "instance"):
             raise ValueError(f"norm must be null, 'batch' or 'instance', not {cfg.norm!r}")
         self.cfg, self.cond_channels = cfg, cond_channels
         ch = [cfg.base_channels * 2**i for i in range(cfg.depth + 1)]
+        self.out_features, self.bottleneck_features = ch[0], ch[cfg.depth]
         n, norm = cfg.convs_per_scale, cfg.norm
         self.down = nn.ModuleList(
             _block(in_channels if i == 0 else ch[i - 1], ch[i], n, norm) for i in range(cfg.depth)
@@ -74,7 +75,6 @@ class UNet3D(nn.Module):
         self.bottleneck = _block(ch[cfg.depth - 1] + cond_channels, ch[cfg.depth], n, norm, cfg.dropout)
         self.up = nn.ModuleList(nn.ConvTranspose3d(ch[i + 1], ch[i], 2, stride=2) for i in range(cfg.depth))
         self.dec = nn.ModuleList(_block(2 * ch[i], ch[i], n, norm) for i in range(cfg.depth))
-        self.head = nn.Conv3d(ch[0], out_channels, 1)
 
     @property
     def factor(self) -> int:
@@ -100,20 +100,18 @@ class UNet3D(nn.Module):
         """Two-channel atlas (image, binary label mask) max-pooled to the bottleneck grid."""
         return F.max_pool3d(self._pad(atlas), self.factor)
 
-    def decode(self, skips: list[torch.Tensor], x: torch.Tensor, cond: torch.Tensor | None, shape) -> torch.Tensor:
+    def decode(
+        self, encoded: tuple[list[torch.Tensor], torch.Tensor], cond: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(full-resolution features, bottleneck features) of an encoded batch."""
+        skips, x = encoded
         if self.cond_channels:
             if cond is None:
                 raise ValueError("this network is label conditioned: pass the two-channel atlas")
             if cond.shape[0] != x.shape[0]:
                 cond = cond.expand(x.shape[0], *cond.shape[1:])
             x = torch.cat([x, cond], 1)
-        x = self.bottleneck(x)
+        bottom = x = self.bottleneck(x)
         for i in reversed(range(self.cfg.depth)):
             x = self.dec[i](torch.cat([skips[i], self.up[i](x)], 1))
-        x = self.head(x)
-        return x[(..., *(slice(0, s) for s in shape))]
-
-    def forward(self, image: torch.Tensor, atlas: torch.Tensor | None = None) -> torch.Tensor:
-        skips, x = self.encode(image)
-        cond = self.condition(atlas) if atlas is not None else None
-        return self.decode(skips, x, cond, image.shape[2:])
+        return x, bottom

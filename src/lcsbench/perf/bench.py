@@ -1,11 +1,12 @@
-"""``lcsbench bench``: training memory, inference time and training throughput, side by side.
+"""``lcsbench bench``: training memory, inference time and training throughput of methods side by side.
 
-- **memory**: peak memory of one training step (forward, Dice loss, backward, Adam) of the
-  baseline and of LCS as the class count grows, each probe in a fresh process
+- **memory**: peak memory of one training step (forward, loss, backward, optimiser) of each
+  method as the class count grows, each probe in a fresh process
   (:mod:`lcsbench.perf.memory_probe`): peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on GPU.
-- **inference**: wall time to segment every class of one volume with the baseline (one forward
-  pass), LCS naive (one full pass per class, paper §2.3) and LCS shared-encoder (encoder once,
-  label-batched decoder), with the floating-point work of each and the naive/shared agreement.
+- **inference**: wall time to segment every class of one volume with each method and each of its
+  sampler's inference variants (a label-conditioned method: shared encoder and the paper's
+  naive one pass per class, §2.3), with the floating-point work of each and the agreement of a
+  method's variants.
 - **throughput**: training steps/s on the run's real training grid, and the share of step time
   spent waiting for the sampler (data).
 
@@ -26,11 +27,16 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from lcsbench import provenance
-from lcsbench.infer import class_probabilities, combine
+from lcsbench.infer import combine
 from lcsbench.methods import get_method
-from lcsbench.models import UNet3D, UNetConfig
-from lcsbench.train.data import GridSubject, Sampler
-from lcsbench.train.loop import TrainConfig, _sync, backbone, build_model, make_loss, train_step
+from lcsbench.methods.build import backbone_settings, build_network
+from lcsbench.methods.losses import LOSSES
+from lcsbench.methods.optimisers import OPTIMISERS
+from lcsbench.methods.samplers import SAMPLERS
+from lcsbench.models import Network
+from lcsbench.train.config import TrainConfig
+from lcsbench.train.data import GridSubject
+from lcsbench.train.loop import _sync, train_step
 
 
 def device_name(device: torch.device) -> str:
@@ -54,7 +60,7 @@ def memory_probe(
     n_classes: int,
     grid: list[int],
     batch: int,
-    net: UNetConfig,
+    settings: dict,
     dtype: str,
     device: str,
     threads: int,
@@ -66,7 +72,7 @@ def memory_probe(
         "n_classes": n_classes,
         "grid": grid,
         "batch": batch,
-        "backbone": net.to_dict(),
+        "backbone": settings,
         "dtype": dtype,
         "device": device,
         "threads": threads,
@@ -83,7 +89,8 @@ def memory_probe(
 
 
 def bench_memory(
-    grids: dict[str, tuple[list[int], UNetConfig]],
+    grids: dict[str, tuple[list[int], TrainConfig]],
+    methods: list[str],
     class_counts: list[int],
     batches: list[int],
     device: torch.device,
@@ -91,18 +98,11 @@ def bench_memory(
 ) -> list[dict]:
     """One row per grid × method × class count × batch × precision."""
     dtypes = ["fp32", "bf16"] if device.type == "cuda" else ["fp32"]
-    jobs = [
-        (g, m, k, b, d)
-        for g in grids
-        for m in ("baseline", "lcs")
-        for k in class_counts
-        for b in batches
-        for d in dtypes
-    ]
+    jobs = [(g, m, k, b, d) for g in grids for m in methods for k in class_counts for b in batches for d in dtypes]
     rows = []
     for g, m, k, b, d in tqdm(jobs, desc="memory", mininterval=5):
-        shape, net = grids[g]
-        r = memory_probe(m, k, shape, b, net, d, device.type, threads)
+        shape, cfg = grids[g]
+        r = memory_probe(m, k, shape, b, backbone_settings(get_method(m), cfg), d, device.type, threads)
         rows.append(
             {
                 "grid": g,
@@ -122,22 +122,17 @@ def bench_memory(
 # ---------------------------------------------------------------------------------------------
 
 
-def _flops(fn) -> float:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return float(counter.get_total_flops())
-
-
-def auto_label_batch(model: UNet3D, image: torch.Tensor, atlas: torch.Tensor, n_classes: int) -> int:
+def auto_label_batch(model: Network, image: torch.Tensor, atlas: torch.Tensor, n_classes: int) -> int:
     """Labels decoded together: what half the free GPU memory holds; 4 on CPU (no faster beyond)."""
     if image.device.type != "cuda":
         return min(4, n_classes)
     with torch.no_grad():
-        skips, bottom = model.encode(image[None])
+        encoded = model.encode(image[None])
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
-        model.decode(skips, bottom, model.condition(atlas[None]), image.shape[1:])
+        cond = model.condition(atlas[None]) if model.cond_channels else None
+        model.decode(encoded, cond, image.shape[1:])
         torch.cuda.synchronize()
         per_label = max(torch.cuda.max_memory_allocated() - before, 1)
     free = torch.cuda.mem_get_info()[0]
@@ -160,68 +155,79 @@ def _timed(chunks: Iterator[tuple[int, torch.Tensor]], device: torch.device) -> 
     return time.perf_counter() - t0, labels, kept
 
 
+def _flops(fn) -> float:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
 def inference_case(
-    shape: list[int], net: UNetConfig, k: int, device: torch.device, seed: int, repeats: int = 1
+    shape: list[int], cfg: TrainConfig, methods: list[str], k: int, device: torch.device, seed: int
 ) -> list[dict]:
-    """Baseline vs LCS naive vs LCS shared-encoder on one random volume of ``shape`` with ``k`` classes."""
+    """Every method and inference variant on one random volume of ``shape`` with ``k`` classes.
+
+    ``x_reference``: time over the first row's; ``x_first_variant``: over the method's first
+    variant; ``max_abs_prob_diff`` / ``label_voxels_differing``: against the method's first variant.
+    """
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     image = torch.randn(1, *shape, generator=gen).to(device)
     atlas_image = torch.randn(1, *shape, generator=gen).to(device)
     masks = (torch.rand(k, *shape, generator=gen) > 0.95).float().to(device)
-    base = build_model(get_method("baseline"), k, net).to(device).eval()
-    lcs = build_model(get_method("lcs"), k, net).to(device).eval()
-    atlas0 = torch.cat([atlas_image, masks[:1]])[None]
-    label_batch = auto_label_batch(lcs, image, atlas0[0], k)
-    runs = {
-        "baseline": lambda: class_probabilities(base, image),
-        "lcs-shared": lambda: class_probabilities(lcs, image, atlas_image, masks, label_batch, shared=True),
-        "lcs-naive": lambda: class_probabilities(lcs, image, atlas_image, masks, label_batch, shared=False),
-    }
-    x = image[None]
-    with torch.no_grad():
-        encoded = lcs.encode(x)
-        enc = _flops(lambda: lcs.encode(x))
-        dec = _flops(lambda: lcs.decode(*encoded, lcs.condition(atlas0), shape))
-        base_flops = _flops(lambda: base(x))
-    flops = {"baseline": base_flops, "lcs-shared": enc + k * dec, "lcs-naive": k * (enc + dec)}
-    results = {}
-    for name, make in runs.items():
-        best = None
-        for _ in range(repeats):
-            seconds, labels, kept = _timed(make(), device)
-            best = (seconds, labels, kept) if best is None or seconds < best[0] else best
-        results[name] = best
-    (_, l_shared, p_shared), (_, l_naive, p_naive) = results["lcs-shared"], results["lcs-naive"]
-    max_diff = max(float((a[1] - b[1]).abs().max()) for a, b in zip(p_shared, p_naive))
-    differ = int((l_shared != l_naive).sum())
-    t = {name: r[0] for name, r in results.items()}
-    return [
-        {
-            "shape": "x".join(map(str, shape)),
-            "n_classes": k,
-            "predictor": name,
-            "label_batch": None if name == "baseline" else label_batch,
-            "seconds": round(t[name], 3),
-            "gflop": round(flops[name] / 1e9, 2),
-            "x_baseline": round(t[name] / t["baseline"], 2),
-            "naive_over_shared": round(t["lcs-naive"] / t["lcs-shared"], 2),
-            "decoder_flop_share": round(dec / (enc + dec), 3),
-            "max_abs_prob_diff": max_diff if name == "lcs-shared" else None,
-            "label_voxels_differing": differ if name == "lcs-shared" else None,
-        }
-        for name in runs
-    ]
+    atlas0 = torch.cat([atlas_image, masks[:1]])
+    rows = []
+    for m in methods:
+        method = get_method(m)
+        sampler = SAMPLERS[method.sampler]
+        net = build_network(method, k, backbone_settings(method, cfg)).to(device).eval()
+        label_batch = auto_label_batch(net, image, atlas0, k)
+        first = None
+        for variant, shared in sampler.inference_variants.items():
+
+            def run(net=net, sampler=sampler, label_batch=label_batch, shared=shared):
+                return sampler.probabilities(net, image, atlas_image, masks, label_batch, shared)
+
+            with torch.no_grad():
+                flops = _flops(lambda run=run: list(run()))
+            seconds, labels, kept = _timed(run(), device)
+            row = {
+                "shape": "x".join(map(str, shape)),
+                "n_classes": k,
+                "predictor": f"{m}-{variant}" if variant else m,
+                "label_batch": label_batch,
+                "seconds": round(seconds, 3),
+                "gflop": round(flops / 1e9, 2),
+                "x_reference": None,
+                "x_first_variant": None,
+                "max_abs_prob_diff": None,
+                "label_voxels_differing": None,
+            }
+            if first is None:
+                first = (seconds, labels, kept)
+            else:
+                row["x_first_variant"] = round(seconds / first[0], 2)
+                row["max_abs_prob_diff"] = max(float((a[1] - b[1]).abs().max()) for a, b in zip(first[2], kept))
+                row["label_voxels_differing"] = int((first[1] != labels).sum())
+            rows.append((seconds, row))
+    t0 = rows[0][0]
+    for seconds, row in rows:
+        row["x_reference"] = round(seconds / t0, 2)
+    return [row for _, row in rows]
 
 
 def bench_inference(
-    grids: dict[str, tuple[list[int], UNetConfig]], class_counts: list[int], device: torch.device, seed: int
+    grids: dict[str, tuple[list[int], TrainConfig]],
+    methods: list[str],
+    class_counts: list[int],
+    device: torch.device,
+    seed: int,
 ) -> list[dict]:
     """:func:`inference_case` for every grid and class count."""
     jobs = [(g, k) for g in grids for k in class_counts]
     rows = []
     for g, k in tqdm(jobs, desc="inference", mininterval=5):
-        rows += [{"grid": g, **r} for r in inference_case(*grids[g], k, device, seed)]
+        shape, cfg = grids[g]
+        rows += [{"grid": g, **r} for r in inference_case(shape, cfg, methods, k, device, seed)]
     return rows
 
 
@@ -234,6 +240,7 @@ def bench_throughput(
     train_set: dict[int, list[GridSubject]],
     atlas: dict[int, GridSubject],
     cfg: TrainConfig,
+    methods: list[str],
     device: torch.device,
     seed: int,
     steps: int,
@@ -244,26 +251,15 @@ def bench_throughput(
     ``train_set`` / ``atlas`` are keyed by class count (subjects loaded for that many classes).
     """
     rows = []
-    jobs = [(m, k) for m in ("baseline", "lcs") for k in sorted(train_set)]
+    jobs = [(m, k) for m in methods for k in sorted(train_set)]
     for m, k in tqdm(jobs, desc="throughput", mininterval=5):
         method = get_method(m)
         torch.manual_seed(seed)
-        model = build_model(method, k, backbone(method, cfg)).to(device).train()
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        loss_fn = make_loss(method)
+        model = build_network(method, k, backbone_settings(method, cfg)).to(device).train()
+        opt = OPTIMISERS[method.optimiser](model.parameters(), cfg)
+        loss_fn = LOSSES[method.loss](method.loss_options, k)
         gen = torch.Generator().manual_seed(seed)
-        conditioned = method.conditioning == "atlas"
-        sampler = Sampler(
-            train_set[k],
-            k,
-            conditioned,
-            atlas[k] if conditioned else None,
-            cfg.batch_size,
-            cfg.flip_prob,
-            cfg.merge_prob,
-            gen,
-            cfg.patch,
-        )
+        sampler = SAMPLERS[method.sampler].make(train_set[k], k, atlas[k], cfg, gen, cfg.patch)
         data = total = 0.0
         for i in range(warmup + steps):
             t0 = time.perf_counter()
@@ -293,3 +289,60 @@ def bench_throughput(
 
 def settings_record(cfgs: dict[str, TrainConfig]) -> dict:
     return {g: asdict(c) for g, c in cfgs.items()}
+
+
+def run_bench(a, cfgs: dict[str, TrainConfig], out: dict[str, str]) -> None:
+    """The bench stage: the three tables, the figure and a record of the settings (``out``)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.figures.perf import perf_figure
+    from lcsbench.io import atomic_path, save_json
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import pick_device
+
+    device = pick_device(a.device)
+    for m in a.methods:
+        get_method(m)
+    grids = {g: (grid_shape(a.shape, c.grid_factor), c) for g, c in cfgs.items()}
+    name = device_name(device)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+
+    def write(rows: list[dict], path: str) -> pd.DataFrame:
+        df = pd.DataFrame(rows)
+        df.insert(0, "device", name)
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+        print(df.drop(columns="device").to_string(index=False), flush=True)
+        return df
+
+    table = read_label_table(a.label_table)
+    split = read_split(a.split)
+    lists = {len(a.classes): a.classes, len(table): table["name"].tolist()}
+    train_set, atlas = {}, {}
+    for k, names in lists.items():
+        classes = ClassSet.from_table(table, names, "bench classes")
+        train_set[k] = [load_subject(Path(a.grid_dir) / f"{s}.npz", classes) for s in split["train"]]
+        atlas[k] = load_subject(Path(a.grid_dir) / f"{split['atlas'][0]}.npz", classes, False)
+    memory = write(bench_memory(grids, a.methods, a.class_counts, a.batches, device, a.threads), out["memory"])
+    inference = write(bench_inference(grids, a.methods, a.inference_classes, device, a.seed), out["inference"])
+    rows = bench_throughput(train_set, atlas, cfgs[a.scale], a.methods, device, a.seed, a.throughput_steps)
+    throughput = write(rows, out["throughput"])
+    perf_figure(memory, inference, throughput, name, [out["figure"], out["figure-pdf"]])
+    save_json(
+        {
+            "device": name,
+            "torch": torch.__version__,
+            "threads": a.threads,
+            "methods": a.methods,
+            "started": started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "scales": settings_record(cfgs),
+            "throughput_scale": a.scale,
+        },
+        out["record"],
+    )

@@ -1,6 +1,6 @@
 """Peak memory of one training step, in its own process: ``python -m lcsbench.perf.memory_probe SPEC``.
 
-SPEC is a JSON object (method, n_classes, grid, batch, backbone, dtype, device, threads). Prints
+SPEC is a JSON object (method, n_classes, grid, batch, backbone settings, dtype, device, threads). Prints
 one JSON line: ``peak_mb`` (peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on GPU),
 ``setup_mb`` (resident memory before the first step: interpreter, libraries, model, batch; the
 peak counter is reset there, so one-off import peaks do not count) and
@@ -17,9 +17,12 @@ import time
 import torch
 
 from lcsbench.methods import get_method
-from lcsbench.models import UNetConfig
-from lcsbench.train.data import Batch
-from lcsbench.train.loop import _sync, build_model, make_loss, train_step
+from lcsbench.methods.build import build_network
+from lcsbench.methods.losses import LOSSES
+from lcsbench.methods.optimisers import OPTIMISERS
+from lcsbench.methods.samplers import SAMPLERS
+from lcsbench.train.config import TrainConfig
+from lcsbench.train.loop import _sync, train_step
 
 
 def _status_mb(key: str) -> float | None:
@@ -55,14 +58,10 @@ def probe(spec: dict) -> dict:
     method = get_method(spec["method"])
     k, b, grid = int(spec["n_classes"]), int(spec["batch"]), [int(s) for s in spec["grid"]]
     torch.manual_seed(0)
-    model = build_model(method, k, UNetConfig(**spec["backbone"])).to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    conditioned = method.conditioning == "atlas"
-    image = torch.randn(b, 1, *grid, device=device)
-    target = (torch.rand(b, 1 if conditioned else k, *grid, device=device) > 0.9).float()
-    atlas = torch.randn(b, 2, *grid, device=device) if conditioned else None
-    batch = Batch(image, target, atlas, [], [])
-    loss_fn = make_loss(method)
+    model = build_network(method, k, spec["backbone"]).to(device).train()
+    opt = OPTIMISERS[method.optimiser](model.parameters(), TrainConfig(steps=2, eval_every=2, checkpoint_every=2))
+    batch = SAMPLERS[method.sampler].random_batch(b, k, grid, device)
+    loss_fn = LOSSES[method.loss](method.loss_options, k)
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)

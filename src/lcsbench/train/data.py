@@ -169,21 +169,17 @@ class Batch:
 class Sampler:
     """Draws training batches from one ``torch.Generator`` (checkpointed for exact resume).
 
-    Baseline: every class as its own channel. LCS: one random class per sample, merged with a
-    second random class with probability ``merge_prob`` (target and atlas mask become the
-    union). With probability ``flip_prob`` the image is mirrored left/right and the target is
-    read from the mirrored labels, so a flipped left hippocampus is labelled right hippocampus.
-
-    With ``patch`` set, every sample is cropped to a ``patch`` window (the same window of image,
-    target and atlas) that contains a random voxel of the sample's class (LCS: the conditioned
-    class; baseline: one random class), at a random position inside the window.
+    Subclasses say what a sample holds (:meth:`_draw`). With probability ``flip_prob`` the image
+    is mirrored left/right and the target is read from the mirrored labels, so a flipped left
+    hippocampus is labelled right hippocampus. With ``patch`` set, every sample is cropped to a
+    ``patch`` window (the same window of image, target and atlas) that contains a random voxel
+    of the sample's class, at a random position inside the window.
     """
 
     def __init__(
         self,
         train: list[GridSubject],
         n_classes: int,
-        conditioned: bool,
         atlas: GridSubject | None,
         batch_size: int,
         flip_prob: float,
@@ -191,7 +187,7 @@ class Sampler:
         generator: torch.Generator,
         patch: tuple[int, int, int] | None = None,
     ):
-        self.train, self.k, self.conditioned, self.atlas = train, n_classes, conditioned, atlas
+        self.train, self.k, self.atlas = train, n_classes, atlas
         self.batch_size, self.flip_prob, self.merge_prob, self.g = batch_size, flip_prob, merge_prob, generator
         self.patch = tuple(patch) if patch else None
 
@@ -216,32 +212,61 @@ class Sampler:
             window.append(slice(lo, lo + p))
         return tuple(window)
 
+    def _draw(self, s: GridSubject, flip: bool) -> tuple[list[int], list[torch.Tensor], torch.Tensor | None]:
+        """(classes of the sample, target channels, atlas input or None)."""
+        raise NotImplementedError
+
+    def _window_class(self, target: torch.Tensor) -> torch.Tensor:
+        """The target channel whose voxel the training window is placed around."""
+        raise NotImplementedError
+
     def sample(self) -> Batch:
         images, targets, atlases, groups, flips = [], [], [], [], []
         for _ in range(self.batch_size):
             s = self.train[self._int(len(self.train))]
             flip = self._uniform() < self.flip_prob
-            if self.conditioned:
-                group = [self._int(self.k) + 1]
-                if self.k > 1 and self._uniform() < self.merge_prob:
-                    other = self._int(self.k - 1) + 1
-                    group.append(other if other < group[0] else other + 1)
-                chans = [sum(s.channel(c, flip) for c in group)]
-                atlases.append(torch.stack([self.atlas.image[0], self.atlas.mask(group)]))
-            else:
-                group = list(range(1, self.k + 1))
-                chans = [s.channel(c, flip) for c in group]
+            group, chans, atlas = self._draw(s, flip)
             img, tgt = s.image, torch.stack(chans)
             if flip:
                 img, tgt = img.flip(1), tgt.flip(1)
             if self.patch:
-                w = self._window(tgt[0] if self.conditioned else tgt[self._int(self.k)])
+                w = self._window(self._window_class(tgt))
                 img, tgt = img[(slice(None), *w)], tgt[(slice(None), *w)]
-                if self.conditioned:
-                    atlases[-1] = atlases[-1][(slice(None), *w)]
+                if atlas is not None:
+                    atlas = atlas[(slice(None), *w)]
             images.append(img)
             targets.append(tgt)
+            if atlas is not None:
+                atlases.append(atlas)
             groups.append(group)
             flips.append(flip)
         atlas = torch.stack(atlases) if atlases else None
         return Batch(torch.stack(images), torch.stack(targets), atlas, groups, flips)
+
+
+class AllClassesSampler(Sampler):
+    """Every class as its own target channel (the baseline); windows around one random class."""
+
+    def _draw(self, s, flip):
+        group = list(range(1, self.k + 1))
+        return group, [s.channel(c, flip) for c in group], None
+
+    def _window_class(self, target):
+        return target[self._int(self.k)]
+
+
+class ConditionedSampler(Sampler):
+    """LCS: one random class per sample, merged with a second random class with probability
+    ``merge_prob`` (target and atlas mask become the union); the atlas input is the atlas image
+    and its binary mask of the sample's classes."""
+
+    def _draw(self, s, flip):
+        group = [self._int(self.k) + 1]
+        if self.k > 1 and self._uniform() < self.merge_prob:
+            other = self._int(self.k - 1) + 1
+            group.append(other if other < group[0] else other + 1)
+        atlas = torch.stack([self.atlas.image[0], self.atlas.mask(group)])
+        return group, [sum(s.channel(c, flip) for c in group)], atlas
+
+    def _window_class(self, target):
+        return target[0]

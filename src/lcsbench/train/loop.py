@@ -1,4 +1,11 @@
-"""The resumable training loop shared by every trainable method of the registry."""
+"""The resumable training loop shared by every trainable method of the registry.
+
+:class:`Trainer` composes a method's registered components (network, sampler, loss, class-weight
+schedule, optimiser, learning-rate schedule, initialisation) and exposes the hooks later methods
+need: per-class validation scores at each evaluation (kept in ``history.csv``), callbacks run
+after each validation (the class-weight schedule is one), optional initial weights, and every
+stateful part in the checkpoint so that a resumed run ends with the same weights.
+"""
 
 from __future__ import annotations
 
@@ -7,84 +14,58 @@ import dataclasses
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from monai.losses import DiceLoss
 from monai.metrics import DiceMetric
 from tqdm import tqdm
 
 from lcsbench.data.classes import ClassSet
-from lcsbench.infer import class_probabilities, combine
+from lcsbench.errors import InputError
+from lcsbench.infer import combine
 from lcsbench.io import atomic_path
-from lcsbench.methods import Method
-from lcsbench.models import PRESETS, UNet3D, UNetConfig
-from lcsbench.train.data import Batch, GridSubject, Sampler
+from lcsbench.methods import Method, get_method
+from lcsbench.methods.build import backbone_settings, build_network
+from lcsbench.methods.class_weights import CLASS_WEIGHTS
+from lcsbench.methods.inits import INITS
+from lcsbench.methods.losses import LOSSES
+from lcsbench.methods.optimisers import LR_SCHEDULES, OPTIMISERS
+from lcsbench.methods.samplers import SAMPLERS
+from lcsbench.models import Network
+from lcsbench.train.config import TrainConfig
+from lcsbench.train.data import Batch, GridSubject
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One scale's training settings (``scales.<scale>`` in config.yaml)."""
-
-    steps: int
-    eval_every: int
-    checkpoint_every: int
-    grid_factor: int = 1
-    depth: int | None = None  # overrides the backbone preset's depth (quick scale)
-    norm: str = "preset"  # overrides the preset's normalisation: "none" | "batch" | "instance"
-    warmup_steps: int = 0  # linear learning-rate warm-up
-    batch_size: int = 2
-    patch: tuple[int, int, int] | None = None  # training window at the training grid (None = whole volume)
-    lr: float = 1e-4
-    flip_prob: float = 0.5
-    merge_prob: float = 0.5
-    label_batch: int = 8
-    amp: str = "none"  # "none" | "bf16" (CUDA only)
-
-
-def backbone(method: Method, cfg: TrainConfig) -> UNetConfig:
-    over = {}
-    if cfg.depth:
-        over["depth"] = cfg.depth
-    if cfg.norm != "preset":
-        over["norm"] = None if cfg.norm == "none" else cfg.norm
-    return UNetConfig(**{**asdict(PRESETS[method.backbone]), **over})
-
-
-def build_model(method: Method, n_classes: int, cfg: UNetConfig) -> UNet3D:
-    conditioned = method.conditioning == "atlas"
-    return UNet3D(1, 1 if conditioned else n_classes, 2 if conditioned else 0, cfg)
-
-
-def make_loss(method: Method):
-    dice = DiceLoss(sigmoid=True, squared_pred=True, batch=True)
-    if method.dice == "pooled":
-        return lambda logits, target: dice(logits.flatten(1)[:, None], target.flatten(1)[:, None])
-    return dice
+__all__ = ["TrainConfig", "Trainer", "load_model", "pick_device", "save_model", "train", "train_step"]
 
 
 def segment_grid(
-    model: UNet3D, subject: GridSubject, atlas: GridSubject | None, n_classes: int, label_batch: int
+    method: Method, model: Network, subject: GridSubject, atlas: GridSubject | None, n_classes: int, label_batch: int
 ) -> torch.Tensor:
     """Label map of ``subject`` at the training grid (used for validation)."""
-    masks = atlas.class_masks(n_classes) if model.cond_channels else None
-    return combine(class_probabilities(model, subject.image, atlas.image if atlas else None, masks, label_batch))
+    sampler = SAMPLERS[method.sampler]
+    indices = list(range(1, n_classes + 1))
+    masks = sampler.atlas_masks(atlas, indices) if atlas is not None else None
+    chunks = sampler.probabilities(model, subject.image, atlas.image if atlas else None, masks, label_batch)
+    return combine(chunks)
 
 
-def validation_dice(
-    model: UNet3D,
+def validation_scores(
+    method: Method,
+    model: Network,
     val: list[GridSubject],
     atlas: GridSubject | None,
     n_classes: int,
     label_batch: int,
-) -> float:
-    """Mean Dice over classes and validation subjects at the training grid (MONAI DiceMetric)."""
+) -> torch.Tensor:
+    """Dice of every class over the validation subjects at the training grid (MONAI DiceMetric);
+    NaN for a class absent from every validation subject."""
     metric = DiceMetric(include_background=False, num_classes=n_classes + 1, reduction="mean_batch", ignore_empty=True)
     for s in val:
-        pred = segment_grid(model, s, atlas, n_classes, label_batch)
+        pred = segment_grid(method, model, s, atlas, n_classes, label_batch)
         metric(pred[None, None].cpu(), s.labels[None, None])
-    return float(torch.nanmean(metric.aggregate()))
+    return metric.aggregate()
 
 
 def _to(s: GridSubject | None, device: torch.device) -> GridSubject | None:
@@ -100,12 +81,12 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_step(model: UNet3D, opt: torch.optim.Optimizer, loss_fn, batch: Batch, autocast: bool = False) -> float:
+def train_step(model: Network, opt: torch.optim.Optimizer, loss_fn, batch: Batch, autocast: bool = False) -> float:
     """One optimiser step on ``batch`` (already on the model's device); returns the loss."""
     device = batch.image.device
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(batch.image, batch.atlas)
-    loss = loss_fn(logits.float(), batch.target)
+        output = model(batch.image, batch.atlas)
+    loss = loss_fn(output.float(), batch)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -114,6 +95,14 @@ def train_step(model: UNet3D, opt: torch.optim.Optimizer, loss_fn, batch: Batch,
 
 def fingerprint(obj: dict) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def weights_digest(weights: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(weights):
+        h.update(k.encode())
+        h.update(weights[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def deterministic() -> None:
@@ -133,6 +122,224 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+class Trainer:
+    """Train ``method`` on ``train_set``; validate on ``val_set`` every ``cfg.eval_every`` steps.
+
+    ``callbacks`` run after each validation as ``callback(trainer, scores)`` with the per-class
+    validation Dice (a list, class order of ``classes``); the method's class-weight schedule is
+    the first. ``init_weights``: another run's state dict for the method's initialisation.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        classes: ClassSet,
+        train_set: list[GridSubject],
+        val_set: list[GridSubject],
+        atlas: GridSubject | None,
+        cfg: TrainConfig,
+        seed: int,
+        device: torch.device,
+        init_weights: dict[str, torch.Tensor] | None = None,
+    ):
+        if not method.trainable:
+            raise InputError(f"method {method.name!r} has nothing to train")
+        self.method, self.classes, self.cfg, self.device = method, classes, cfg, device
+        self.k = k = len(classes)
+        sampling = SAMPLERS[method.sampler]
+        if sampling.cond_channels and atlas is None:
+            raise InputError(f"method {method.name!r} is conditioned on an atlas; the split names none")
+        self.net_settings = backbone_settings(method, cfg)
+        self.settings = {
+            "method": method.to_dict(),
+            "classes": classes.to_records(),
+            "train": asdict(cfg),
+            "seed": seed,
+            "backbone": self.net_settings,
+            "train_subjects": [s.name for s in train_set],
+            "val_subjects": [s.name for s in val_set],
+            "atlas": atlas.name if atlas else None,
+        }
+        if init_weights is not None:
+            self.settings["init_weights"] = weights_digest(init_weights)
+        self.key = fingerprint(self.settings)
+        if device.type == "cpu":
+            deterministic()
+            torch.set_flush_denormal(True)  # denormals slow CPU convolutions ~4x as weights settle
+        torch.manual_seed(seed)
+        model = build_network(method, k, self.net_settings)
+        self.init_note = INITS[method.init](model, init_weights)
+        self.model = model.to(device)
+        self.opt = OPTIMISERS[method.optimiser](self.model.parameters(), cfg)
+        self.sched = LR_SCHEDULES[method.lr_schedule](self.opt, cfg)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.atlas = _to(atlas, device)
+        patch = cfg.patch
+        fixed = self.model.input_size
+        if fixed is not None:  # the backbone sees windows of its fixed size only
+            patch = fixed
+        # subjects live on the training device, so cropping, flips and masks run there (no data stall)
+        self.sampler = sampling.make([_to(s, device) for s in train_set], k, self.atlas, cfg, self.gen, patch)
+        self.loss_fn = LOSSES[method.loss](method.loss_options, k)
+        self.class_weights = CLASS_WEIGHTS[method.class_weights](k, method.class_weight_options)
+        self.loss_fn.class_weights = self.class_weights.weights
+        self.val_set = [_to(s, device) for s in val_set]
+        self.autocast = cfg.amp == "bf16" and device.type == "cuda"
+        self.state = {
+            "step": 0,
+            "history": [],
+            "best_score": -1.0,
+            "best_step": -1,
+            "loss_sum": 0.0,
+            "loss_n": 0,
+            "seconds": 0.0,
+        }
+        self.best_weights = copy.deepcopy(self.model.state_dict())
+        self.callbacks: list[Callable[[Trainer, list[float]], None]] = [Trainer._update_class_weights]
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def _update_class_weights(self, scores: list[float]) -> None:
+        self.class_weights.update(self.state["step"], scores)
+        self.loss_fn.class_weights = self.class_weights.weights
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs to continue exactly."""
+        ck = {
+            "fingerprint": self.key,
+            "settings_json": json.dumps(self.settings, sort_keys=True, default=str),
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "class_weights": self.class_weights.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "sampler_rng": self.gen.get_state(),
+            "best_model": self.best_weights,
+            "state": self.state,
+        }
+        if self.device.type == "cuda":
+            ck["cuda_rng"] = torch.cuda.get_rng_state()
+        return ck
+
+    def load_state_dict(self, ck: dict) -> None:
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        self.class_weights.load_state_dict(ck.get("class_weights", {}))
+        self.loss_fn.class_weights = self.class_weights.weights
+        torch.set_rng_state(ck["torch_rng"])
+        self.gen.set_state(ck["sampler_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in ck:
+            torch.cuda.set_rng_state(ck["cuda_rng"])
+        self.best_weights = ck["best_model"]
+        self.state = ck["state"]
+
+    def resume(self, checkpoint: Path) -> None:
+        """Continue from ``checkpoint`` if it was written with the same settings."""
+        if not checkpoint.is_file():
+            return
+        ck = torch.load(checkpoint, map_location=self.device, weights_only=True)
+        if ck.get("fingerprint") == self.key:
+            self.load_state_dict(ck)
+            print(f"resuming from {checkpoint} at step {self.state['step']}", flush=True)
+            return
+        old = json.loads(ck.get("settings_json", "{}"))
+        changed = sorted(
+            k
+            for k in self.settings
+            if json.dumps(old.get(k), sort_keys=True, default=str)
+            != json.dumps(self.settings[k], sort_keys=True, default=str)
+        )
+        print(f"ignoring {checkpoint}: written with other settings ({', '.join(changed)})", flush=True)
+
+    def save(self, checkpoint: Path) -> None:
+        with atomic_path(checkpoint) as tmp:
+            torch.save(self.state_dict(), tmp)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def step(self) -> float:
+        t0 = time.perf_counter()
+        b = self.sampler.sample().to(self.device)
+        _sync(self.device)
+        t_data = time.perf_counter() - t0
+        loss = train_step(self.model, self.opt, self.loss_fn, b, self.autocast)
+        self.sched.step()
+        s = self.state
+        s["step"] += 1
+        s["loss_sum"] += loss
+        s["loss_n"] += 1
+        s["seconds"] += time.perf_counter() - t0
+        s["data_seconds"] = s.get("data_seconds", 0.0) + t_data
+        return loss
+
+    def validate(self) -> list[float]:
+        """Per-class validation Dice; one history row; the best weights so far; the callbacks."""
+        per_class = validation_scores(self.method, self.model, self.val_set, self.atlas, self.k, self.cfg.label_batch)
+        score = float(torch.nanmean(per_class))
+        scores = [float(v) for v in per_class]
+        s = self.state
+        loss = s["loss_sum"] / s["loss_n"] if s["loss_n"] else float("nan")
+        row = {"step": s["step"], "train_loss": loss, "val_dice": score}
+        row |= {f"val_dice_{name}": v for name, v in zip(self.classes.names, scores)}
+        s["history"].append(row)
+        s["loss_sum"], s["loss_n"] = 0.0, 0
+        if score > s["best_score"]:
+            s["best_score"], s["best_step"] = score, s["step"]
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+        for callback in self.callbacks:
+            callback(self, scores)
+        self.model.train()
+        return scores
+
+    def fit(self, checkpoint: str | Path, progress: bool = True) -> tuple[Network, dict, list[dict]]:
+        """Train to ``cfg.steps``; return the best-on-validation model, its metadata and history.
+
+        A checkpoint is written every ``checkpoint_every`` steps; a rerun with the same settings
+        resumes from it and ends with the same weights as an uninterrupted run.
+        """
+        checkpoint = Path(checkpoint)
+        cfg = self.cfg
+        self.resume(checkpoint)
+        if self.init_note and self.state["step"] == 0:
+            print(self.init_note, flush=True)
+        if cfg.steps == 0 and not self.state["history"]:
+            self.validate()  # validation is at every eval_every steps and the last; untrained: once
+        self.model.train()
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.state["step"],
+            desc=f"{self.method.name} K={self.k}",
+            disable=not progress,
+            mininterval=5,
+        )
+        while self.state["step"] < cfg.steps:
+            loss = self.step()
+            step = self.state["step"]
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", best=f"{self.state['best_score']:.3f}", refresh=False)
+            if step % cfg.eval_every == 0 or step == cfg.steps:
+                self.validate()
+            if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                self.save(checkpoint)
+        bar.close()
+        self.model.load_state_dict(self.best_weights)
+        s = self.state
+        meta = {
+            **self.settings,
+            "fingerprint": self.key,
+            "n_classes": self.k,
+            "best_step": s["best_step"],
+            "best_val_dice": s["best_score"],
+            "train_seconds": round(s["seconds"], 1),
+            "data_wait_share": round(s.get("data_seconds", 0.0) / s["seconds"], 4) if s["seconds"] else None,
+            "device": str(self.device),
+        }
+        return self.model, meta, s["history"]
+
+
 def train(
     method: Method,
     classes: ClassSet,
@@ -144,175 +351,30 @@ def train(
     checkpoint: str | Path,
     device: torch.device,
     progress: bool = True,
-) -> tuple[UNet3D, dict, list[dict]]:
-    """Train ``method``; return the model with the best validation Dice, its metadata and history.
-
-    A checkpoint (model, optimiser, RNG states, step, history, best weights) is written every
-    ``checkpoint_every`` steps; a rerun with the same settings resumes from it and ends with the
-    same weights as an uninterrupted run.
-    """
-    checkpoint = Path(checkpoint)
-    k = len(classes)
-    net_cfg = backbone(method, cfg)
-    settings = {
-        "method": asdict(method),
-        "classes": classes.to_records(),
-        "train": asdict(cfg),
-        "seed": seed,
-        "backbone": net_cfg.to_dict(),
-        "train_subjects": [s.name for s in train_set],
-        "val_subjects": [s.name for s in val_set],
-        "atlas": atlas.name if atlas else None,
-    }
-    key = fingerprint(settings)
-    if device.type == "cpu":
-        deterministic()
-        torch.set_flush_denormal(True)  # denormals slow CPU convolutions ~4x as weights settle
-    torch.manual_seed(seed)
-    model = build_model(method, k, net_cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-    )
-    gen = torch.Generator().manual_seed(seed)
-    conditioned = method.conditioning == "atlas"
-    atlas_on_device = _to(atlas, device)
-    # subjects live on the training device, so cropping, flips and masks run there (no data stall)
-    sampler = Sampler(
-        [_to(s, device) for s in train_set],
-        k,
-        conditioned,
-        atlas_on_device,
-        cfg.batch_size,
-        cfg.flip_prob,
-        cfg.merge_prob,
-        gen,
-        cfg.patch,
-    )
-    loss_fn = make_loss(method)
-    val_on_device = [_to(s, device) for s in val_set]
-    state = {
-        "step": 0,
-        "history": [],
-        "best_score": -1.0,
-        "best_step": -1,
-        "loss_sum": 0.0,
-        "loss_n": 0,
-        "seconds": 0.0,
-    }
-    best_weights = copy.deepcopy(model.state_dict())
-
-    if checkpoint.is_file():
-        ck = torch.load(checkpoint, map_location=device, weights_only=True)
-        if ck.get("fingerprint") == key:
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            torch.set_rng_state(ck["torch_rng"])
-            gen.set_state(ck["sampler_rng"])
-            if device.type == "cuda" and "cuda_rng" in ck:
-                torch.cuda.set_rng_state(ck["cuda_rng"])
-            best_weights = ck["best_model"]
-            state = ck["state"]
-            print(f"resuming from {checkpoint} at step {state['step']}", flush=True)
-        else:
-            old = json.loads(ck.get("settings_json", "{}"))
-            changed = sorted(
-                k
-                for k in settings
-                if json.dumps(old.get(k), sort_keys=True, default=str)
-                != json.dumps(settings[k], sort_keys=True, default=str)
-            )
-            print(f"ignoring {checkpoint}: written with other settings ({', '.join(changed)})", flush=True)
-
-    def save_checkpoint() -> None:
-        ck = {
-            "fingerprint": key,
-            "settings_json": json.dumps(settings, sort_keys=True, default=str),
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "sampler_rng": gen.get_state(),
-            "best_model": best_weights,
-            "state": state,
-        }
-        if device.type == "cuda":
-            ck["cuda_rng"] = torch.cuda.get_rng_state()
-        with atomic_path(checkpoint) as tmp:
-            torch.save(ck, tmp)
-
-    def evaluate() -> None:
-        nonlocal best_weights
-        score = validation_dice(model, val_on_device, atlas_on_device, k, cfg.label_batch)
-        loss = state["loss_sum"] / state["loss_n"] if state["loss_n"] else float("nan")
-        state["history"].append({"step": state["step"], "train_loss": loss, "val_dice": score})
-        state["loss_sum"], state["loss_n"] = 0.0, 0
-        if score > state["best_score"]:
-            state["best_score"], state["best_step"] = score, state["step"]
-            best_weights = copy.deepcopy(model.state_dict())
-        model.train()
-
-    autocast = cfg.amp == "bf16" and device.type == "cuda"
-    if cfg.steps == 0 and not state["history"]:
-        evaluate()  # validation is at every eval_every steps and the last; untrained: once
-    model.train()
-    bar = tqdm(
-        total=cfg.steps,
-        initial=state["step"],
-        desc=f"{method.name} K={k}",
-        disable=not progress,
-        mininterval=5,
-        file=None,
-    )
-    while state["step"] < cfg.steps:
-        t0 = time.perf_counter()
-        b = sampler.sample().to(device)
-        _sync(device)
-        t_data = time.perf_counter() - t0
-        loss = train_step(model, opt, loss_fn, b, autocast)
-        sched.step()
-        state["step"] += 1
-        state["loss_sum"] += loss
-        state["loss_n"] += 1
-        state["seconds"] += time.perf_counter() - t0
-        state["data_seconds"] = state.get("data_seconds", 0.0) + t_data
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.3f}", best=f"{state['best_score']:.3f}", refresh=False)
-        if state["step"] % cfg.eval_every == 0 or state["step"] == cfg.steps:
-            evaluate()
-        if state["step"] % cfg.checkpoint_every == 0 and state["step"] < cfg.steps:
-            save_checkpoint()
-    bar.close()
-    model.load_state_dict(best_weights)
-    meta = {
-        **settings,
-        "fingerprint": key,
-        "n_classes": k,
-        "best_step": state["best_step"],
-        "best_val_dice": state["best_score"],
-        "train_seconds": round(state["seconds"], 1),
-        "data_wait_share": round(state.get("data_seconds", 0.0) / state["seconds"], 4) if state["seconds"] else None,
-        "device": str(device),
-    }
-    return model, meta, state["history"]
+    init_weights: dict[str, torch.Tensor] | None = None,
+) -> tuple[Network, dict, list[dict]]:
+    """:meth:`Trainer.fit` of a new :class:`Trainer`."""
+    trainer = Trainer(method, classes, train_set, val_set, atlas, cfg, seed, device, init_weights)
+    return trainer.fit(checkpoint, progress)
 
 
-def save_model(model: UNet3D, meta: dict, path: str | Path) -> None:
+def save_model(model: Network, meta: dict, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         torch.save({"meta_json": json.dumps(meta, sort_keys=True), "state": model.state_dict()}, tmp)
 
 
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[UNet3D, dict]:
-    """Load a model saved by :func:`save_model` (``weights_only=True``)."""
-    from lcsbench.errors import InputError
-    from lcsbench.methods import get_method
-
+def load_weights(path: str | Path, device: torch.device | str = "cpu") -> tuple[dict, dict]:
+    """(state dict, metadata) of a model saved by :func:`save_model` (``weights_only=True``)."""
     try:
         ck = torch.load(path, map_location=device, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
+        return ck["state"], json.loads(ck["meta_json"])
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"model file {path} is missing or unreadable ({exc}); rerun the train rule") from exc
-    meta = json.loads(ck["meta_json"])
-    model = build_model(get_method(meta["method"]["name"]), meta["n_classes"], UNetConfig(**meta["backbone"]))
-    model.load_state_dict(ck["state"])
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Network, dict]:
+    """Load a model saved by :func:`save_model` (``weights_only=True``)."""
+    state, meta = load_weights(path, device)
+    model = build_network(get_method(meta["method"]["name"]), meta["n_classes"], meta["backbone"])
+    model.load_state_dict(state)
     return model.to(device).eval(), meta

@@ -12,6 +12,8 @@ up-sampling to the preprocessed grid); per subject and fine label it gives
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -19,8 +21,8 @@ from scipy import ndimage
 
 from lcsbench.data.classes import ClassSet
 from lcsbench.evaluate import mask_dice, union_box
-from lcsbench.infer import BACKGROUND_LEVEL, class_probabilities, upsample_above
-from lcsbench.models import UNet3D
+from lcsbench.infer import BACKGROUND_LEVEL, conditioned_probabilities, upsample_above
+from lcsbench.models import Network
 from lcsbench.train.data import GridSubject
 
 COLUMNS = ["subject", "coarse", "fine", "coarse_dice", "naive_dice", "fine_dice", "fine_ml"]
@@ -78,11 +80,11 @@ def dice(pred: Mask, truth: np.ndarray, ids: list[int], truth_box: Box | None) -
 
 @torch.no_grad()
 def conditioned_masks(
-    model: UNet3D, image: torch.Tensor, atlas_image: torch.Tensor, masks: torch.Tensor, factor: int, label_batch: int
+    model: Network, image: torch.Tensor, atlas_image: torch.Tensor, masks: torch.Tensor, factor: int, label_batch: int
 ) -> list[Mask]:
     """Binary mask at the preprocessed grid for each atlas mask the model is conditioned on."""
     out = []
-    for _, p in class_probabilities(model, image, atlas_image, masks, label_batch):
+    for _, p in conditioned_probabilities(model, image, atlas_image, masks, label_batch):
         for c in p.cpu():
             if factor == 1:
                 out.append(Mask.of(c > BACKGROUND_LEVEL))
@@ -103,7 +105,7 @@ def conditioned_masks(
 
 
 def score_subject(
-    model: UNet3D,
+    model: Network,
     subject: GridSubject,
     truth: np.ndarray,
     atlas_coarse: GridSubject,
@@ -147,3 +149,85 @@ def score_subject(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS), pred
+
+
+def novel_labels_run(
+    model_path: str,
+    label_table: str,
+    split_file: str,
+    grid_dir: str,
+    prep_dir: str,
+    figure_label: str,
+    label_batch: int,
+    device_name: str,
+    out: str,
+    out_slices: str,
+) -> pd.DataFrame:
+    """Paper §3.3 for one split: the coarse-trained label-conditioned model conditioned on every
+    fine atlas label of every coarse label with two or more; Dice per test subject (``out``) and
+    the figure's slices (``out_slices``)."""
+    import nibabel as nib
+    from tqdm import tqdm
+
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.errors import InputError
+    from lcsbench.io import atomic_path
+    from lcsbench.splits import read_split
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import load_model, pick_device
+
+    table, split = read_label_table(label_table), read_split(split_file)
+    groups = novel_groups(table)
+    if not groups:
+        raise InputError(f"{label_table}: no coarse label has two or more fine labels; nothing to test")
+    if figure_label not in groups:
+        raise InputError(
+            f"papers.lcs.novel_labels.figure_label {figure_label!r} is not a coarse label with two or more "
+            f"fine labels; choose one of {', '.join(groups)}"
+        )
+    device = pick_device(device_name)
+    model, meta = load_model(model_path, device)
+    if not model.cond_channels:  # novel labels need a label-conditioned network
+        raise InputError(f"{model_path} is not label conditioned; the novel-label experiment needs an LCS model")
+    coarse = ClassSet.from_table(table, list(groups), "coarse labels")
+    fine = ClassSet.from_table(table, [f for fs in groups.values() for f in fs], "fine labels")
+    grid, prep = Path(grid_dir), Path(prep_dir)
+    atlas = split["atlas"][0]
+    atlas_coarse = load_subject(grid / f"{atlas}.npz", coarse, False)
+    atlas_fine = load_subject(grid / f"{atlas}.npz", fine, False)
+    frames, figure = [], {}
+    for s in tqdm(split["test"], desc="novel labels", mininterval=5):
+        subject = load_subject(grid / f"{s}.npz", coarse, False)
+        truth = np.asarray(nib.load(str(prep / s / "labels.nii.gz")).dataobj, np.int64)
+        rows, pred = score_subject(model, subject, truth, atlas_coarse, atlas_fine, coarse, fine, groups, label_batch)
+        frames.append(rows)
+        if not figure:  # the first test subject: a sagittal slice through the figure label
+            c, fines = figure_label, groups[figure_label]
+            ids = sorted(coarse.ids[coarse.names.index(c)])
+            x = int(round(np.argwhere(np.isin(truth, ids))[:, 0].mean()))
+            t1 = np.asarray(nib.load(str(prep / s / "t1.nii.gz")).dataobj, np.float32)
+            names = [c, *fines]
+            figure = {
+                "subject": np.asarray(s),
+                "split": np.asarray(split["split"]),
+                "x": np.asarray(x),
+                "t1": t1[x],
+                "truth": np.where(np.isin(truth[x], ids), truth[x], 0),
+                "names": np.asarray(names),
+                "fine_ids": np.asarray([min(fine.ids[fine.names.index(f)]) for f in fines]),
+                "pred": np.stack([pred[n].slice_x(x) for n in names]),
+                "dice": np.asarray(
+                    [rows.loc[rows["coarse"] == c, "coarse_dice"].iloc[0]]
+                    + [rows.loc[rows["fine"] == f, "fine_dice"].iloc[0] for f in fines]
+                ),
+            }
+    df = pd.concat(frames, ignore_index=True)
+    df.insert(0, "split", split["split"])
+    with atomic_path(out) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(out_slices) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **figure)
+    means = df.groupby("fine")[["naive_dice", "fine_dice"]].mean().mean()
+    print(f"split {split['split']}: naive Dice {means['naive_dice']:.4f}, fine-grained Dice {means['fine_dice']:.4f}")
+    return df

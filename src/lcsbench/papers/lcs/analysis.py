@@ -11,7 +11,7 @@ import pandas as pd
 
 from lcsbench.analysis.stats import holm, paired_comparison
 from lcsbench.errors import InputError
-from lcsbench.paper import ALL_CLASSES_DICE, CLASS_COUNT_P, NOVEL_LABELS, paper_group
+from lcsbench.papers.lcs.numbers import ALL_CLASSES_DICE, CLASS_COUNT_P, NOVEL_LABELS, paper_group
 
 KEYS = ["split", "subject"]
 

@@ -129,7 +129,7 @@ def memory_figure(table: pd.DataFrame, paths: list[str]) -> None:
     axes = np.atleast_1d(axes)
     for ax, g in zip(axes, grids):
         d = table[(table["grid"] == g) & (table["status"] == "ok")]
-        for m, c in zip(("baseline", "lcs"), COLOURS):
+        for m, c in zip(dict.fromkeys(table["method"]), COLOURS):
             e = d[d["method"] == m].sort_values("n_classes")
             ax.plot(e["n_classes"], e["peak_gib"], "o-", color=c, label=m)
         for _, r in table[(table["grid"] == g) & (table["status"] != "ok")].iterrows():

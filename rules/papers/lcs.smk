@@ -1,10 +1,79 @@
-"""The LCS paper's experiments: statistics, tables and figures over every split."""
+"""*Label conditioned segmentation* (Ma, Lee, Sabuncu, MIDL 2022): its experiments over every split.
+
+Config: `papers.lcs` (schema). Code: `src/lcsbench/papers/lcs/`. Contributes its runs, targets
+and summary section to the generic rules (rules/common.smk).
+"""
+
+LCS = config["papers"]["lcs"]
+for _key in ("class_count", "all_classes"):
+    check_methods(LCS[_key]["methods"], f"papers.lcs.{_key}.methods")
+check_methods([LCS["novel_labels"]["method"]], "papers.lcs.novel_labels.method")
+check_methods(LCS["memory"]["methods"], "papers.lcs.memory.methods")
+
+
+def lcs_class_count_runs():
+    e = LCS["class_count"]
+    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in e["class_counts"]], split=SPLITS)
+
+
+def lcs_all_classes_runs():
+    e = LCS["all_classes"]
+    return expand(RUN, method=e["methods"], class_set="fine", split=SPLITS) if e["enabled"] else []
+
+
+def lcs_novel_label_runs():
+    e = LCS["novel_labels"]
+    return expand(RUN, method=e["method"], class_set="coarse", split=SPLITS) if e["enabled"] else []
+
+
+def lcs_targets():
+    """Every figure, table and statistic of the LCS paper's experiments."""
+    targets = []
+    for name, enabled in (
+        ("class_count", True),
+        ("all_classes", LCS["all_classes"]["enabled"]),
+        ("novel_labels", LCS["novel_labels"]["enabled"]),
+        ("memory", LCS["memory"]["enabled"]),
+    ):
+        if enabled:
+            targets += [f"results/tables/{name}.{x}" for x in ("csv", "md")]
+            targets += [f"results/figures/{name}.{x}" for x in ("png", "pdf")]
+            targets += [f"results/stats/{name}.json"] if name != "memory" else []
+    return targets
+
+
+def lcs_summary_inputs(wildcards):
+    out = {"class_count": "results/tables/class_count.csv"}
+    if LCS["all_classes"]["enabled"]:
+        out["all_classes"] = "results/stats/all_classes.json"
+    if LCS["novel_labels"]["enabled"]:
+        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
+    if LCS["memory"]["enabled"]:
+        out["memory"] = "results/tables/memory.csv"
+    return out
+
+
+def lcs_summary_args(wildcards, input):
+    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
+
+
+# §3.2: a method that is not label conditioned (more than one output channel for two classes) is
+# trained as `split_models` models of consecutive label groups whose probabilities are merged.
+_n = LCS["all_classes"]["split_models"]
+if LCS["all_classes"]["enabled"] and _n > 1:
+    for _m in LCS["all_classes"]["methods"]:
+        if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:
+            MODEL_PARTS[(_m, "fine")] = [f"fine{i}of{_n}" for i in range(1, _n + 1)]
+EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs()
+TRAINED_RUNS += lcs_novel_label_runs()
+PAPER_TARGETS += lcs_targets()
+SUMMARY_SECTIONS.append("results/summary/lcs.md")
 
 
 rule class_count:
     """§3.1 / Fig. 2: both methods on the first N classes; paired tests per class count, Holm-corrected."""
     input:
-        metrics=run_metrics(class_count_runs()),
+        metrics=run_metrics(lcs_class_count_runs()),
     output:
         table=report("results/tables/class_count.csv", category="Class count (Fig. 2)", labels={"artifact": "table"}),
         markdown="results/tables/class_count.md",
@@ -12,7 +81,7 @@ rule class_count:
         figure=report("results/figures/class_count.png", category="Class count (Fig. 2)", labels={"artifact": "figure"}),
         figure_pdf="results/figures/class_count.pdf",
     params:
-        methods=" ".join(EXP["class_count"]["methods"]),
+        methods=" ".join(LCS["class_count"]["methods"]),
     log:
         f"{LOGS}/class_count.log",
     benchmark:
@@ -33,7 +102,7 @@ rule class_count:
 rule all_classes:
     """§3.2 / Fig. 3: one LCS model for every label vs the baseline split into label groups, merged."""
     input:
-        metrics=run_metrics(all_classes_runs()),
+        metrics=run_metrics(lcs_all_classes_runs()),
         label_table=label_table_path(),
     output:
         table=report("results/tables/all_classes.csv", category="All classes (Fig. 3)", labels={"artifact": "table"}),
@@ -42,7 +111,7 @@ rule all_classes:
         figure=report("results/figures/all_classes.png", category="All classes (Fig. 3)", labels={"artifact": "figure"}),
         figure_pdf="results/figures/all_classes.pdf",
     params:
-        methods=" ".join(EXP["all_classes"]["methods"]),
+        methods=" ".join(LCS["all_classes"]["methods"]),
     log:
         f"{LOGS}/all_classes.log",
     benchmark:
@@ -74,7 +143,7 @@ rule novel_labels:
     params:
         grid_dir=grid_dir_of,
         prep_dir=prep_dir_of,
-        figure_label=EXP["novel_labels"]["figure_label"],
+        figure_label=LCS["novel_labels"]["figure_label"],
         label_batch=TRAIN["label_batch"],
     log:
         f"{LOGS}/novel_labels/{{method}}/split{{split}}.log",
@@ -97,8 +166,8 @@ rule novel_labels:
 rule novel_labels_table:
     """Table 1 (coarse, naive and fine-grained Dice) over every split; Fig. 4 from the first split."""
     input:
-        scores=expand("results/runs/{run}/novel_labels.csv", run=novel_label_runs()),
-        slices=f"{WORK}/novel/{EXP['novel_labels']['method']}/split{SPLITS[0]}/slices.npz",
+        scores=expand("results/runs/{run}/novel_labels.csv", run=lcs_novel_label_runs()),
+        slices=f"{WORK}/novel/{LCS['novel_labels']['method']}/split{SPLITS[0]}/slices.npz",
     output:
         table=report("results/tables/novel_labels.csv", category="Novel labels (Table 1, Fig. 4)", labels={"artifact": "table"}),
         markdown="results/tables/novel_labels.md",
@@ -133,7 +202,8 @@ rule memory:
         run_scale=scale_settings(),
         paper_scale=json.dumps(config["scales"]["paper"]),
         shape=" ".join(map(str, config["preprocess"]["shape"])),
-        class_counts=" ".join(map(str, EXP["memory"]["class_counts"])),
+        class_counts=" ".join(map(str, LCS["memory"]["class_counts"])),
+        methods=" ".join(LCS["memory"]["methods"]),
     log:
         f"{LOGS}/memory.log",
     benchmark:
@@ -146,24 +216,26 @@ rule memory:
         runtime=60,
         gpu=GPU,
     shell:
-        "python -m lcsbench memory --run-scale '{params.run_scale}' --paper-scale '{params.paper_scale}'"
+        "python -m lcsbench memory --methods {params.methods} --run-scale '{params.run_scale}' --paper-scale '{params.paper_scale}'"
         " --shape {params.shape} --class-counts {params.class_counts} --threads {threads}"
         " --out-table {output.table} --out-markdown {output.markdown} --out-figure {output.figure}"
         " --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
 
 
-rule summary:
-    """The experiments' numbers next to the paper's (README's results section is a copy: `lcsbench readme`)."""
+
+
+rule lcs_summary:
+    """The LCS paper's numbers next to its printed ones: its section of results/summary.md."""
     input:
-        unpack(summary_inputs),
+        unpack(lcs_summary_inputs),
     output:
-        summary=report("results/summary.md", category="Summary", labels={"artifact": "paper vs this run"}),
+        section="results/summary/lcs.md",
     params:
-        args=summary_args,
+        args=lcs_summary_args,
     log:
-        f"{LOGS}/summary.log",
+        f"{LOGS}/lcs_summary.log",
     benchmark:
-        f"{BENCH}/experiments/summary.tsv"
+        f"{BENCH}/experiments/lcs_summary.tsv"
     conda:
         ENV
     threads: 1
@@ -172,4 +244,4 @@ rule summary:
         runtime=5,
         gpu=0,
     shell:
-        "python -m lcsbench summary {params.args} --out {output.summary} > {log} 2>&1"
+        "python -m lcsbench lcs-summary {params.args} --out {output.section} > {log} 2>&1"

@@ -1,0 +1,68 @@
+"""Argument helpers shared by the subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from lcsbench.errors import InputError
+
+
+class AuditFailed(Exception):
+    """The audit found problems (already printed)."""
+
+
+def json_arg(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def set_threads(n: int) -> None:
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(n)  # read when ants is first imported
+    import torch
+
+    torch.set_num_threads(n)
+    torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions ~4x late in training
+
+
+def class_set(label_table: str, name: str, classes: list[str]):
+    """The :class:`~lcsbench.data.classes.ClassSet` a run's ``--class-set`` names."""
+    from lcsbench.data.classes import ClassSet, class_set_names
+    from lcsbench.data.labels import read_label_table
+
+    table = read_label_table(label_table)
+    return ClassSet.from_table(table, class_set_names(name, table, classes), f"class set {name}")
+
+
+def read_csvs(paths: list[str], what: str):
+    import pandas as pd
+
+    frames = []
+    for f in paths:
+        if not Path(f).is_file():
+            raise InputError(f"{what} file {f} does not exist; rerun the rule that writes it")
+        frames.append(pd.read_csv(f))
+    return pd.concat(frames, ignore_index=True)
+
+
+def add_run_args(s: argparse.ArgumentParser, grid: bool = True) -> None:
+    """The arguments that name one run: method, class set, label table, split (and grid folder)."""
+    s.add_argument("--method", required=True)
+    s.add_argument("--classes", nargs="+", required=True, help="ordered class names (config key classes)")
+    s.add_argument("--class-set", required=True, help="firstN, fine, fineIofN or coarse (lcsbench.data.classes)")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--split", required=True, help="split JSON file")
+    if grid:
+        s.add_argument("--grid-dir", required=True, help="folder of training-grid files ({subject}.npz)")
+
+
+def add_figure_outputs(s: argparse.ArgumentParser, stats: bool = True) -> None:
+    for o in ("table", "markdown", "figure", "figure-pdf") + (("stats",) if stats else ()):
+        s.add_argument(f"--out-{o}", required=True)

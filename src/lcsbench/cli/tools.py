@@ -1,0 +1,186 @@
+"""Subcommands of the run summary, README, job times, the performance benchmark and the audit."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lcsbench.cli.common import AuditFailed, set_threads
+from lcsbench.cli.common import json_arg as _json_arg
+from lcsbench.errors import InputError
+
+
+def cmd_summary(a: argparse.Namespace) -> None:
+    """results/summary.md: the dataset section and every paper's section (``<paper>-summary``)."""
+    from lcsbench.analysis.summary import build
+    from lcsbench.io import atomic_path
+
+    for f in [*a.sections, a.realism, a.qc, a.times, a.jobs]:
+        if f and not Path(f).is_file():
+            raise InputError(f"result table {f} does not exist; run the workflow first")
+    text = build(a.sections, a.realism, a.qc, a.times, a.jobs)
+    with atomic_path(a.out) as tmp:
+        Path(tmp).write_text(text)
+    print(text)
+
+
+def cmd_readme(a: argparse.Namespace) -> None:
+    """Copy results/summary.md into README.md between its results markers (or --check that it is there)."""
+    from lcsbench.analysis.summary import splice
+    from lcsbench.io import atomic_path
+
+    readme, summary = Path(a.readme), Path(a.summary)
+    for f in (readme, summary):
+        if not f.is_file():
+            raise InputError(f"{f} does not exist")
+    try:
+        new = splice(readme.read_text(), summary.read_text())
+    except ValueError as exc:
+        raise InputError(f"{readme}: {exc}") from None
+    if a.check:
+        if new != readme.read_text():
+            raise InputError(f"{readme}'s results section differs from {summary}; run `lcsbench readme`")
+        print(f"{readme} shows {summary}")
+        return
+    with atomic_path(readme) as tmp:
+        Path(tmp).write_text(new)
+    print(f"updated {readme} from {summary}")
+
+
+def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
+    """Gather Snakemake benchmark files into one CSV of wall times per job."""
+    import pandas as pd
+
+    from lcsbench.io import atomic_path
+
+    rows = []
+    for f in a.benchmarks:
+        df = pd.read_csv(f, sep="\t")
+        p = Path(f)
+        step, job = p.parent.name, p.stem
+        if a.root:  # step/<job path>.tsv below the root
+            rel = p.relative_to(a.root).with_suffix("")
+            step, job = rel.parts[0], "/".join(rel.parts[1:])
+        rows.append(
+            {
+                "step": step,
+                "job": job,
+                "wall_s": float(df["s"].iloc[0]),
+                "max_rss_mb": float(df["max_rss"].iloc[0]) if "max_rss" in df else None,
+            }
+        )
+    out = pd.DataFrame(rows).sort_values(["step", "job"])
+    per_subject = out.groupby("job")["wall_s"].sum()
+    with atomic_path(a.out) as tmp:
+        out.to_csv(tmp, index=False)
+    if out["step"].isin(["preprocess", "phantom_subject"]).any():
+        print(
+            f"per-subject phantom+preprocess wall time: mean {per_subject.mean():.1f} s, max {per_subject.max():.1f} s"
+        )
+    else:
+        print(out.to_string(index=False))
+
+
+def cmd_bench(a: argparse.Namespace) -> None:
+    """Training memory, inference time and training throughput of methods side by side (results/perf)."""
+    from lcsbench.perf.bench import run_bench
+    from lcsbench.train.config import TrainConfig
+
+    set_threads(a.threads)
+    cfgs = {g: TrainConfig.from_dict(c, f"--scales {g}") for g, c in a.scales.items()}
+    if a.scale not in cfgs:
+        raise InputError(f"--scale {a.scale!r} is not one of the scales given ({', '.join(cfgs)})")
+    out = {
+        o: getattr(a, f"out_{o.replace('-', '_')}")
+        for o in ("memory", "inference", "throughput", "figure", "figure-pdf", "record")
+    }
+    run_bench(a, cfgs, out)
+
+
+def cmd_audit(a: argparse.Namespace) -> None:
+    """Check results back to the raw inputs: records, hashes and config of every output on the way."""
+    import pandas as pd
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    from lcsbench import provenance
+    from lcsbench.io import atomic_path
+
+    config = None
+    if a.no_config_check:
+        config = None
+    elif a.configfile is None and provenance.workflow_config() is not None:
+        config = provenance.workflow_config()  # run as a Snakemake rule: the run's own config
+    else:
+        config = {}
+        for f in a.configfile or ["config.yaml"]:
+            if not Path(f).is_file():
+                raise InputError(f"config file {f} does not exist; pass the config the run used with --configfile")
+            update_config(config, yaml.safe_load(Path(f).read_text()) or {})  # deep merge, as Snakemake
+        validate(config, a.schema, set_default=True)
+    work = Path((config or {}).get("work_dir", "work"))
+    # Snakemake writes the benchmark files itself: measurements, the leaves of the timing tables
+    result = provenance.audit(a.paths, config, tracked=[Path("results"), work], leaves=[work / "benchmarks"])
+    for problem in result.problems:
+        print(f"FAIL {problem}")
+    print(
+        f"audited {result.records} records, {len(result.checked)} files hashed: {len(result.problems)} problem(s)",
+        flush=True,
+    )
+    if a.out_table:
+        with atomic_path(a.out_table) as tmp:
+            pd.DataFrame(provenance.summary_rows(a.paths, result)).to_csv(tmp, index=False)
+    if result.problems:
+        raise AuditFailed(f"{len(result.problems)} problem(s); see above")
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to the ``lcsbench`` parser."""
+    s = sub.add_parser("summary", help=cmd_summary.__doc__)
+    s.add_argument("--sections", nargs="*", default=[], help="each paper's section (<paper>-summary), in order")
+    s.add_argument("--realism", help="results/stats/intersubject_dice.json")
+    s.add_argument("--qc", help="results/tables/preprocessing_qc.csv")
+    s.add_argument("--times", help="results/perf/preprocessing_time.csv")
+    s.add_argument("--jobs", help="results/perf/segmentation_time.csv")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_summary)
+
+    s = sub.add_parser("readme", help=cmd_readme.__doc__)
+    s.add_argument("--summary", default="results/summary.md")
+    s.add_argument("--readme", default="README.md")
+    s.add_argument("--check", action="store_true", help="only check that README shows the summary")
+    s.set_defaults(func=cmd_readme)
+
+    s = sub.add_parser("collect-benchmarks", help=cmd_collect_benchmarks.__doc__)
+    s.add_argument("--benchmarks", nargs="+", required=True)
+    s.add_argument("--root", help="benchmark root: jobs are named by their path below <root>/<step>/")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_collect_benchmarks)
+
+    s = sub.add_parser("bench", help=cmd_bench.__doc__)
+    s.add_argument("--scales", type=_json_arg, required=True, help="JSON {scale: training settings} (config scales)")
+    s.add_argument("--scale", required=True, help="the scale whose training grid the throughput uses")
+    s.add_argument("--shape", type=int, nargs=3, default=[160, 208, 160], help="the preprocessed grid")
+    s.add_argument("--methods", nargs="+", default=["baseline", "lcs"], help="methods compared (first: reference)")
+    s.add_argument("--classes", nargs="+", required=True, help="configured class names (throughput)")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--split", required=True, help="split JSON: its training subjects and atlas (throughput)")
+    s.add_argument("--grid-dir", required=True, help="training-grid files of the --scale scale")
+    s.add_argument("--class-counts", type=int, nargs="+", default=[2, 10, 95], help="memory: class counts")
+    s.add_argument("--batches", type=int, nargs="+", default=[1, 2], help="memory: batch sizes")
+    s.add_argument("--inference-classes", type=int, nargs="+", default=[10, 95])
+    s.add_argument("--throughput-steps", type=int, default=30)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+    for o in ("memory", "inference", "throughput", "figure", "figure-pdf", "record"):
+        s.add_argument(f"--out-{o}", required=True)
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("audit", help=cmd_audit.__doc__)
+    s.add_argument("paths", nargs="*", default=["results"], help="figures, tables or folders (default: results)")
+    s.add_argument("--configfile", nargs="+", help="the config(s) the run used (default: config.yaml)")
+    s.add_argument("--out-table", help="also write one row per audited output (the report's provenance table)")
+    s.add_argument("--schema", default="schemas/config.schema.yaml")
+    s.add_argument("--no-config-check", action="store_true", help="check hashes and records only")
+    s.set_defaults(func=cmd_audit, record=False)

@@ -1,0 +1,126 @@
+"""Benchmarked methods: each is a named composition of registered components.
+
+Component registries (one module each; add an entry there, never a branch elsewhere):
+:mod:`~lcsbench.methods.backbones`, :mod:`~lcsbench.methods.heads`,
+:mod:`~lcsbench.methods.losses`, :mod:`~lcsbench.methods.class_weights`,
+:mod:`~lcsbench.methods.optimisers` (optimisers and learning-rate schedules),
+:mod:`~lcsbench.methods.inits`, :mod:`~lcsbench.methods.samplers`,
+:mod:`~lcsbench.methods.predictors`. This module imports no torch (the Snakefile reads it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from lcsbench.errors import InputError
+from lcsbench.methods.backbones import BACKBONES
+from lcsbench.methods.class_weights import CLASS_WEIGHTS
+from lcsbench.methods.heads import HEADS
+from lcsbench.methods.inits import INITS
+from lcsbench.methods.losses import LOSSES
+from lcsbench.methods.optimisers import LR_SCHEDULES, OPTIMISERS
+from lcsbench.methods.predictors import PREDICTORS
+from lcsbench.methods.registry import Registry
+from lcsbench.methods.samplers import SAMPLERS
+
+
+@dataclass(frozen=True)
+class Method:
+    """One benchmarked method: component names (each looked up in its registry) and options.
+
+    ``backbone`` is ``None`` for a method with nothing to train (its predictor needs no network).
+    ``init_from`` names the method whose run on the same class set and split gives the initial
+    weights (with ``init="weights"``).
+    """
+
+    name: str
+    description: str
+    backbone: str | None = "unet"
+    heads: tuple[str, ...] = ("segmentation",)
+    head_options: dict = field(default_factory=dict, hash=False)
+    sampler: str = "all-classes"
+    loss: str = "dice"
+    loss_options: dict = field(default_factory=dict, hash=False)
+    class_weights: str = "constant"
+    class_weight_options: dict = field(default_factory=dict, hash=False)
+    optimiser: str = "adam"
+    lr_schedule: str = "warmup"
+    init: str = "random"
+    init_from: str | None = None
+    predictor: str = "network"
+
+    @property
+    def trainable(self) -> bool:
+        return self.backbone is not None
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def check(self) -> None:
+        """Every component name is registered and the composition is consistent."""
+        if self.backbone is None:
+            PREDICTORS[self.predictor]
+            return
+        backbone = BACKBONES[self.backbone]
+        for h in self.heads:
+            HEADS[h]
+        sampler = SAMPLERS[self.sampler]
+        LOSSES[self.loss], CLASS_WEIGHTS[self.class_weights], INITS[self.init], PREDICTORS[self.predictor]
+        OPTIMISERS[self.optimiser], LR_SCHEDULES[self.lr_schedule]
+        if sampler.cond_channels and not backbone.conditioning:
+            raise InputError(
+                f"method {self.name}: backbone {self.backbone} takes no atlas, sampler {self.sampler} needs one"
+            )
+        if (self.init == "weights") != (self.init_from is not None):
+            raise InputError(f"method {self.name}: init 'weights' and init_from go together")
+        if self.init_from is not None:
+            get_method(self.init_from)
+
+    @property
+    def needs_atlas(self) -> bool:
+        """The network takes the split's atlas as input (a label-conditioned sampler)."""
+        return self.trainable and SAMPLERS[self.sampler].cond_channels > 0
+
+    def out_channels(self, n_classes: int) -> int:
+        """Segmentation output channels of the network for ``n_classes`` classes."""
+        return SAMPLERS[self.sampler].out_channels(n_classes)
+
+
+METHODS: Registry[Method] = Registry("method")
+
+
+def register_method(method: Method) -> Method:
+    """Add a method to the registry (its components must be registered already)."""
+    method.check()
+    return METHODS.register(method.name, method)
+
+
+def get_method(name: str) -> Method:
+    return METHODS[name]
+
+
+for _m in (
+    Method(
+        "atlas-copy",
+        "the split's atlas label map as prediction (no learning)",
+        backbone=None,
+        predictor="atlas-copy",
+    ),
+    Method("baseline", "3D U-Net, one sigmoid channel per class, per-class soft Dice"),
+    Method(
+        "baseline-pooled",
+        "baseline with the original code's single soft Dice pooled over all channels",
+        loss_options={"pooled": True},
+    ),
+    Method("lcs", "label conditioned 3D U-Net (LCS paper §2)", sampler="label-conditioned"),
+    Method(
+        "lcs-original",
+        "LCS with the released code's U-Net",
+        backbone="unet-original",
+        sampler="label-conditioned",
+    ),
+):
+    register_method(_m)
+
+__all__ = ["METHODS", "Method", "get_method", "register_method"]

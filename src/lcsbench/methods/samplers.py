@@ -1,0 +1,91 @@
+"""Sampler registry: how classes reach the network, in training and, symmetrically, at inference.
+
+An entry says how many output channels a network has for K classes and how many atlas channels
+it takes (``out_channels``, ``cond_channels``), draws training batches (``make``), queries a
+trained network for every class of a volume (``probabilities``), gives the atlas input for
+inference (``atlas_masks``) and a random batch of the right shapes (``random_batch``, for the
+memory probe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lcsbench.methods.registry import Registry
+
+SAMPLERS: Registry = Registry("sampler")
+
+
+class _Sampling:
+    cond_channels = 0
+    #: inference variants (name -> ``shared`` argument of ``probabilities``), for the bench
+    inference_variants: dict[str, bool] = {"": True}
+
+    def out_channels(self, n_classes: int) -> int:
+        raise NotImplementedError
+
+    def random_batch(self, batch: int, n_classes: int, grid: list[int], device):
+        """Random image, sparse binary target and atlas of the shapes a training step sees."""
+        import torch
+
+        from lcsbench.train.data import Batch
+
+        image = torch.randn(batch, 1, *grid, device=device)
+        target = (torch.rand(batch, self.out_channels(n_classes), *grid, device=device) > 0.9).float()
+        atlas = torch.randn(batch, self.cond_channels, *grid, device=device) if self.cond_channels else None
+        return Batch(image, target, atlas, [], [])
+
+
+class AllClasses(_Sampling):
+    """One output channel per class, one forward pass per volume (the baseline)."""
+
+    cond_channels = 0
+
+    def out_channels(self, n_classes: int) -> int:
+        return n_classes
+
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch):
+        from lcsbench.train.data import AllClassesSampler
+
+        return AllClassesSampler(
+            train, n_classes, None, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, generator, patch
+        )
+
+    def atlas_masks(self, atlas, indices: list[int]):
+        return None
+
+    def probabilities(self, model, image, atlas_image, masks, label_batch: int, shared: bool = True) -> Iterator:
+        from lcsbench.infer import all_class_probabilities
+
+        return all_class_probabilities(model, image)
+
+
+class LabelConditioned(_Sampling):
+    """LCS (paper §2): one output conditioned on a two-channel atlas (image, mask of the class);
+    at inference one conditioned pass per class, the encoder shared by default (§2.3)."""
+
+    cond_channels = 2
+    inference_variants = {"shared": True, "naive": False}
+
+    def out_channels(self, n_classes: int) -> int:
+        return 1
+
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch):
+        from lcsbench.train.data import ConditionedSampler
+
+        return ConditionedSampler(
+            train, n_classes, atlas, cfg.batch_size, cfg.flip_prob, cfg.merge_prob, generator, patch
+        )
+
+    def atlas_masks(self, atlas, indices: list[int]):
+        """(K, X, Y, Z): the atlas's mask of every class of ``indices`` (1-based), in that order."""
+        return atlas.class_masks(max(indices))[[i - 1 for i in indices]]
+
+    def probabilities(self, model, image, atlas_image, masks, label_batch: int, shared: bool = True) -> Iterator:
+        from lcsbench.infer import conditioned_probabilities
+
+        return conditioned_probabilities(model, image, atlas_image, masks, label_batch, shared)
+
+
+SAMPLERS.register("all-classes", AllClasses())
+SAMPLERS.register("label-conditioned", LabelConditioned())

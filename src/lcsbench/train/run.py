@@ -1,0 +1,70 @@
+"""The train stage: one method on one class set of one split, from training-grid files to a model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lcsbench.data.classes import ClassSet
+from lcsbench.errors import InputError
+from lcsbench.train.config import TrainConfig
+
+
+def train_run(
+    method_name: str,
+    classes: ClassSet,
+    cfg: TrainConfig,
+    split: dict,
+    grid_dir: str | Path,
+    seed: int,
+    seed_base: int | None,
+    checkpoint: str | Path,
+    device_name: str,
+    out: dict[str, str],
+    init_model: str | None = None,
+) -> dict:
+    """Train, keep the weights best on the validation subjects, write ``out`` (model, meta,
+    history, curve); the checkpoint is removed once the model is written. Returns the metadata."""
+    import pandas as pd
+
+    from lcsbench.figures.curves import learning_curve
+    from lcsbench.io import atomic_path, save_json
+    from lcsbench.methods import get_method
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import load_weights, pick_device, save_model, train
+
+    method = get_method(method_name)
+    if not method.trainable:
+        raise InputError(f"method {method_name!r} has nothing to train")
+    grid = Path(grid_dir)
+    device = pick_device(device_name)
+    t0 = time.perf_counter()
+    flip = cfg.flip_prob > 0
+    train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in split["train"]]
+    val_set = [load_subject(grid / f"{s}.npz", classes, False) for s in split["val"]]
+    atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False) if method.needs_atlas else None
+    if train_set[0].factor != cfg.grid_factor:
+        raise InputError(
+            f"{grid} holds grid factor {train_set[0].factor}, the scale asks {cfg.grid_factor}; rerun grid"
+        )
+    print(
+        f"loaded {len(train_set)} train, {len(val_set)} val subjects at grid {tuple(train_set[0].image.shape[1:])}"
+        f" in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
+    init_weights = load_weights(init_model, device)[0] if init_model else None
+    model, meta, history = train(
+        method, classes, train_set, val_set, atlas, cfg, seed, checkpoint, device, init_weights=init_weights
+    )
+    meta.update({"split": split["split"], "seed_base": seed_base})
+    hist = pd.DataFrame(history)
+    with atomic_path(out["history"]) as tmp:
+        hist.to_csv(tmp, index=False, float_format="%.6f")
+    learning_curve(
+        hist, f"{method_name}, {len(classes)} classes, split {split['split']}", meta["best_step"], out["curve"]
+    )
+    save_json(meta, out["meta"])
+    save_model(model, meta, out["model"])
+    Path(checkpoint).unlink(missing_ok=True)
+    print(f"best validation Dice {meta['best_val_dice']:.4f} at step {meta['best_step']}", flush=True)
+    return meta
