@@ -138,7 +138,7 @@ def parse_run(key):
     return method, class_set, int(split.removeprefix("split"))
 
 
-# What the paper rule files (rules/papers/<paper>.smk) contribute to the generic rules:
+# Filled by each paper (rules/papers/<paper>.smk), read by the generic rules -
 TRAINED_RUNS = []  # run keys that are trained
 EVALUATED_RUNS = []  # run keys whose test predictions are scored
 MODEL_PARTS = {}  # (method, class_set) -> class sets of the models a run is predicted with (merged)

@@ -27,6 +27,7 @@ def bench(tmp_path_factory):
     figure = root / "bench.png"
     args = [
         "--scales", json.dumps({"tiny": TINY}), "--scale", "tiny", "--shape", *map(str, SHAPE),
+        "--methods", "baseline", "lcs",
         "--classes", "ball_L", "rod_L", "core", "--label-table", str(data["table"]), "--split", str(data["split"]),
         "--grid-dir", str(data["grid"]), "--class-counts", "1", "5", "--batches", "1",
         "--inference-classes", "5", "--throughput-steps", "2",

@@ -152,8 +152,9 @@ def throwaway_components():
         )
     )
     yield
-    for registry, name in ((METHODS, "test-finetuned"), (METHODS, "test-composed"), (CLASS_WEIGHTS, "test-worst-first")):
-        registry.unregister(name)
+    METHODS.unregister("test-finetuned")
+    METHODS.unregister("test-composed")
+    CLASS_WEIGHTS.unregister("test-worst-first")
     LOSSES.unregister("test-l1")
     BACKBONES.unregister("test-fixed16")
 

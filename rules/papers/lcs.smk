@@ -4,70 +4,7 @@ Config: `papers.lcs` (schema). Code: `src/lcsbench/papers/lcs/`. Contributes its
 and summary section to the generic rules (rules/common.smk).
 """
 
-LCS = config["papers"]["lcs"]
-for _key in ("class_count", "all_classes"):
-    check_methods(LCS[_key]["methods"], f"papers.lcs.{_key}.methods")
-check_methods([LCS["novel_labels"]["method"]], "papers.lcs.novel_labels.method")
-check_methods(LCS["memory"]["methods"], "papers.lcs.memory.methods")
-
-
-def lcs_class_count_runs():
-    e = LCS["class_count"]
-    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in e["class_counts"]], split=SPLITS)
-
-
-def lcs_all_classes_runs():
-    e = LCS["all_classes"]
-    return expand(RUN, method=e["methods"], class_set="fine", split=SPLITS) if e["enabled"] else []
-
-
-def lcs_novel_label_runs():
-    e = LCS["novel_labels"]
-    return expand(RUN, method=e["method"], class_set="coarse", split=SPLITS) if e["enabled"] else []
-
-
-def lcs_targets():
-    """Every figure, table and statistic of the LCS paper's experiments."""
-    targets = []
-    for name, enabled in (
-        ("class_count", True),
-        ("all_classes", LCS["all_classes"]["enabled"]),
-        ("novel_labels", LCS["novel_labels"]["enabled"]),
-        ("memory", LCS["memory"]["enabled"]),
-    ):
-        if enabled:
-            targets += [f"results/tables/{name}.{x}" for x in ("csv", "md")]
-            targets += [f"results/figures/{name}.{x}" for x in ("png", "pdf")]
-            targets += [f"results/stats/{name}.json"] if name != "memory" else []
-    return targets
-
-
-def lcs_summary_inputs(wildcards):
-    out = {"class_count": "results/tables/class_count.csv"}
-    if LCS["all_classes"]["enabled"]:
-        out["all_classes"] = "results/stats/all_classes.json"
-    if LCS["novel_labels"]["enabled"]:
-        out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
-    if LCS["memory"]["enabled"]:
-        out["memory"] = "results/tables/memory.csv"
-    return out
-
-
-def lcs_summary_args(wildcards, input):
-    return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
-
-
-# §3.2: a method that is not label conditioned (more than one output channel for two classes) is
-# trained as `split_models` models of consecutive label groups whose probabilities are merged.
-_n = LCS["all_classes"]["split_models"]
-if LCS["all_classes"]["enabled"] and _n > 1:
-    for _m in LCS["all_classes"]["methods"]:
-        if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:
-            MODEL_PARTS[(_m, "fine")] = [f"fine{i}of{_n}" for i in range(1, _n + 1)]
-EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs()
-TRAINED_RUNS += lcs_novel_label_runs()
-PAPER_TARGETS += lcs_targets()
-SUMMARY_SECTIONS.append("results/summary/lcs.md")
+include: "lcs_common.smk"
 
 
 rule class_count:

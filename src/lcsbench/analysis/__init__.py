@@ -1,1 +1,1 @@
-"""Statistics, tables and figures of the LCS paper's experiments."""
+"""Statistics shared by every paper (paired tests, Holm) and the generated results/summary.md."""

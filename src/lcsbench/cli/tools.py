@@ -161,7 +161,7 @@ def register(sub) -> None:
     s.add_argument("--scales", type=_json_arg, required=True, help="JSON {scale: training settings} (config scales)")
     s.add_argument("--scale", required=True, help="the scale whose training grid the throughput uses")
     s.add_argument("--shape", type=int, nargs=3, default=[160, 208, 160], help="the preprocessed grid")
-    s.add_argument("--methods", nargs="+", default=["baseline", "lcs"], help="methods compared (first: reference)")
+    s.add_argument("--methods", nargs="+", required=True, help="methods compared (config bench.methods)")
     s.add_argument("--classes", nargs="+", required=True, help="configured class names (throughput)")
     s.add_argument("--label-table", required=True)
     s.add_argument("--split", required=True, help="split JSON: its training subjects and atlas (throughput)")
