@@ -37,7 +37,7 @@ from lcsbench.models import Network
 from lcsbench.train.config import TrainConfig
 from lcsbench.train.data import Batch, GridSubject
 
-__all__ = ["TrainConfig", "Trainer", "load_model", "pick_device", "save_model", "train", "train_step"]
+__all__ = ["TrainConfig", "Trainer", "load_model", "pick_device", "save_model", "train_step"]
 
 
 def segment_grid(
@@ -338,24 +338,6 @@ class Trainer:
             "device": str(self.device),
         }
         return self.model, meta, s["history"]
-
-
-def train(
-    method: Method,
-    classes: ClassSet,
-    train_set: list[GridSubject],
-    val_set: list[GridSubject],
-    atlas: GridSubject | None,
-    cfg: TrainConfig,
-    seed: int,
-    checkpoint: str | Path,
-    device: torch.device,
-    progress: bool = True,
-    init_weights: dict[str, torch.Tensor] | None = None,
-) -> tuple[Network, dict, list[dict]]:
-    """:meth:`Trainer.fit` of a new :class:`Trainer`."""
-    trainer = Trainer(method, classes, train_set, val_set, atlas, cfg, seed, device, init_weights)
-    return trainer.fit(checkpoint, progress)
 
 
 def save_model(model: Network, meta: dict, path: str | Path) -> None:

@@ -31,7 +31,7 @@ def train_run(
     from lcsbench.io import atomic_path, save_json
     from lcsbench.methods import get_method
     from lcsbench.train.data import load_subject
-    from lcsbench.train.loop import load_weights, pick_device, save_model, train
+    from lcsbench.train.loop import Trainer, load_weights, pick_device, save_model
 
     method = get_method(method_name)
     if not method.trainable:
@@ -53,9 +53,8 @@ def train_run(
         flush=True,
     )
     init_weights = load_weights(init_model, device)[0] if init_model else None
-    model, meta, history = train(
-        method, classes, train_set, val_set, atlas, cfg, seed, checkpoint, device, init_weights=init_weights
-    )
+    trainer = Trainer(method, classes, train_set, val_set, atlas, cfg, seed, device, init_weights)
+    model, meta, history = trainer.fit(checkpoint)
     meta.update({"split": split["split"], "seed_base": seed_base})
     hist = pd.DataFrame(history)
     with atomic_path(out["history"]) as tmp:
