@@ -27,7 +27,7 @@ WORK = config["work_dir"]
 DATASET = config["dataset"]["name"]
 PHANTOM = DATASET == "mni-phantom"
 SPLITS = list(range(1, config["splits"]["n_splits"] + 1))
-ENV = "../envs/lcsbench.yaml"
+ENV = str(Path(workflow.basedir) / "envs" / "lcsbench.yaml")  # absolute: rules live at several depths
 
 PHANTOM_DIR = f"{WORK}/phantom/{DATASET}"
 TEMPLATE_DIR = f"{WORK}/phantom/mni-phantom/template"  # built for the phantom and for `skull_strip: ants`
