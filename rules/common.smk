@@ -1,6 +1,8 @@
 """Paths, subject lists and parameter helpers: the one place that builds them."""
 
+import hashlib
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -11,15 +13,22 @@ import pandas as pd
 # Rules run `python -m lcsbench`, which must import this checkout's package even inside a
 # conda environment built from envs/ (which does not install lcsbench itself).
 # Every job also gets the validated config, for the provenance record of its outputs
-# (lcsbench.provenance keeps the keys each subcommand depends on).
+# (lcsbench.provenance keeps the keys each subcommand depends on): as a file named by its
+# content, so a failed job's command line stays short.
+_config_text = json.dumps(config, sort_keys=True)
+CONFIG_FILE = Path(config["work_dir"]).resolve() / "config" / f"{hashlib.sha256(_config_text.encode()).hexdigest()[:16]}.json"
+if not CONFIG_FILE.is_file():
+    CONFIG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    _tmp = CONFIG_FILE.with_name(f".{CONFIG_FILE.name}.{os.getpid()}")
+    _tmp.write_text(_config_text)
+    os.replace(_tmp, CONFIG_FILE)
 shell.prefix(
-    f"export PYTHONPATH='{Path(workflow.basedir) / 'src'}':$PYTHONPATH; "
-    "export LCSBENCH_CONFIG="
-    + shlex.quote(json.dumps(config, sort_keys=True)).replace("{", "{{").replace("}", "}}")  # shell formatting
-    + "; "
+    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'src'))}:$PYTHONPATH; "
+    f"export LCSBENCH_CONFIG_FILE={shlex.quote(str(CONFIG_FILE))}; "
 )
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lcsbench.data.classes import CLASS_SET_PATTERN  # noqa: E402  (class-set wildcard)
+from lcsbench.data.validate import subjects_digest as manifest_digest  # noqa: E402
 from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
 from lcsbench.papers import PAPERS  # noqa: E402  (each has rules/papers/<paper>.smk)
 
@@ -37,8 +46,8 @@ SCALE = config["scale"]
 TRAIN = config["scales"][SCALE]
 GRID_DIR = f"{WORK}/grid/{DATASET}/f{TRAIN['grid_factor']}"
 RUN = "{method}/{class_set}/split{split}"  # one run: a method, a class set (lcsbench.data.classes), a split
-LOGS = f"{WORK}/logs"
-BENCH = f"{WORK}/benchmarks"
+LOGS = f"{WORK}/logs/{DATASET}"  # per dataset: two datasets may share subject ids
+BENCH = f"{WORK}/benchmarks/{DATASET}"
 
 
 def _subjects():
@@ -50,10 +59,22 @@ def _subjects():
             f"dataset.manifest {manifest!r} does not exist; point it at your manifest TSV "
             "(columns subject, t1, labels[, brain_mask]) in config.yaml"
         )
-    return pd.read_csv(manifest, sep="\t", dtype=str)["subject"].tolist()
+    try:  # the full checks are validate_dataset's; here only the subject list the DAG needs
+        subjects = pd.read_csv(manifest, sep="\t", dtype=str, keep_default_na=False)["subject"].tolist()
+    except (KeyError, ValueError, OSError, pd.errors.ParserError) as exc:
+        raise WorkflowError(
+            f"dataset.manifest {manifest} is not a tab-separated table with a 'subject' column ({exc!r}); "
+            "see README's 'Your own data'"
+        ) from None
+    return subjects
 
 
 SUBJECTS = _subjects()
+
+
+def subjects_digest():
+    """A short digest of the subject list the DAG was built from (validation checks it)."""
+    return manifest_digest(SUBJECTS)
 
 
 def manifest_path():

@@ -11,22 +11,23 @@ rule validate_dataset:
     params:
         n_splits=config["splits"]["n_splits"],
         sizes=split_sizes(),
-        subjects=SUBJECTS,
+        subjects=subjects_digest(),
+        allow_outside="--allow-outside" if config["dataset"]["allow_outside_paths"] else "",
     log:
         f"{LOGS}/validate_dataset.log",
     benchmark:
         f"{BENCH}/validate_dataset/dataset.tsv"
     conda:
         ENV
-    threads: 1
+    threads: 4
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=2000,
+        runtime=15,
         gpu=0,
     shell:
         "python -m lcsbench validate-dataset --manifest {input.manifest} --label-table {input.label_table}"
-        " --n-splits {params.n_splits} --sizes '{params.sizes}' --expect-subjects {params.subjects}"
-        " --out {output.dataset} > {log} 2>&1"
+        " --n-splits {params.n_splits} --sizes '{params.sizes}' --expect-subjects-sha {params.subjects}"
+        " {params.allow_outside} --threads {threads} --out {output.dataset} > {log} 2>&1"
 
 
 rule preprocess:
@@ -145,10 +146,10 @@ rule preprocessing_time:
         f"{BENCH}/preprocessing_time/time.tsv"
     conda:
         ENV
-    threads: 1
+    threads: 4
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=2000,
+        runtime=15,
         gpu=0,
     shell:
         "python -m lcsbench collect-benchmarks --benchmarks {input.bench} --out {output} > {log} 2>&1"

@@ -19,4 +19,4 @@ rule provenance:
         runtime=30,
         gpu=0,
     shell:
-        "python -m lcsbench audit {input.results} --out-table {output.table} > {log} 2>&1"
+        "python -m lcsbench audit {input.results} --strict --out-table {output.table} > {log} 2>&1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -135,12 +134,26 @@ BAD_SUBJECTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SUBJECTS))
-def test_bad_subject(tmp_path, capsys, case):
+def test_bad_subject_fails_validation(tmp_path, capsys, case):
     rows = _good_rows(tmp_path)
     spoil, message = BAD_SUBJECTS[case]
     spoil(rows[0])
     rc, ds = _dataset(tmp_path, rows)
-    assert rc == 0  # manifest-level checks pass; the subject's own volumes are the problem
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err
+    assert "s0" in err and ("s0_t1" in err or "s0_labels" in err)
+    assert len(err.strip().splitlines()) == 1
+    assert not Path(ds).exists()
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SUBJECTS))
+def test_file_spoiled_after_validation_fails_preprocessing(tmp_path, capsys, case):
+    """Preprocessing checks its subject again (a file may change after validation)."""
+    rows = _good_rows(tmp_path)
+    rc, ds = _dataset(tmp_path, rows)
+    assert rc == 0
+    spoil, message = BAD_SUBJECTS[case]
+    spoil(rows[0])
     capsys.readouterr()
     assert _preprocess(tmp_path, ds, "s0") == 2
     err = capsys.readouterr().err
@@ -148,6 +161,17 @@ def test_bad_subject(tmp_path, capsys, case):
     assert "s0" in err and ("s0_t1" in err or "s0_labels" in err)
     assert len(err.strip().splitlines()) == 1
     assert _no_output(tmp_path)
+
+
+def test_every_problem_of_every_subject_in_one_message(tmp_path, capsys):
+    rows = _good_rows(tmp_path, 6)
+    for case, row in zip(("missing", "nan", "empty_labels"), rows):
+        BAD_SUBJECTS[case][0](row)
+    rc, ds = _dataset(tmp_path, rows)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and "3 problem(s) in 3 of 6 subject(s)" in err[0]
+    assert [line.split(":")[0].strip() for line in err[1:]] == ["subject s0", "subject s1", "subject s2"]
+    assert not Path(ds).exists()
 
 
 def test_duplicate_subject_ids(tmp_path, capsys):
@@ -194,11 +218,3 @@ def test_crop_losing_brain_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "loses" in err and "preprocess.shape" in err
     assert _no_output(tmp_path)
-
-
-def test_gzip_helper_really_truncates(tmp_path):
-    """Guard for the fixture: a truncated .nii.gz is not readable by gzip."""
-    p = _write(tmp_path / "x.nii.gz", np.ones((24, 24, 24), np.float32))
-    _truncate(p)
-    with pytest.raises((EOFError, OSError)), gzip.open(p) as fh:
-        fh.read()

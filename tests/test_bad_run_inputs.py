@@ -73,3 +73,40 @@ def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
     assert main(args) == 2
     assert "do not cover class set first3 exactly once" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".pred*"))
+
+
+@pytest.mark.parametrize(
+    "content, why", [(b"garbage, not a checkpoint" * 20, "not a training checkpoint"), (b"", "empty or truncated")]
+)
+def test_bad_checkpoint_is_moved_aside_and_the_rerun_starts_over(data, tmp_path, capsys, content, why):
+    (tmp_path / "ck.pt").write_bytes(content)
+    assert main(_train(data, tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("lcsbench train: error: training checkpoint") and "\n" not in err
+    assert str(tmp_path / "ck.pt") in err and why in err and "rerun" in err
+    assert "weights_only" not in err
+    assert (tmp_path / "ck.pt.bad").read_bytes() == content and not (tmp_path / "ck.pt").exists()
+    assert not (tmp_path / "m.pt").exists()
+    assert main(_train(data, tmp_path)) == 0  # the rerun starts over
+    assert "resuming" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [b"\x80\x02garbage" * 30, b""])
+def test_bad_model_file_is_moved_aside(data, tmp_path, capsys, content):
+    (tmp_path / "m.pt").write_bytes(content)
+    out = tmp_path / "pred"
+    args = [
+        "predict",
+        *run_args(data, "lcs", ("ball_L", "core"), 2),
+        "--prep-dir",
+        str(data["prep"]),
+        "--model",
+        str(tmp_path / "m.pt"),
+        "--out-dir",
+        str(out),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "model file" in err and str(tmp_path / "m.pt") in err and "moved it to" in err and "\n" not in err
+    assert "weights_only" not in err
+    assert (tmp_path / "m.pt.bad").exists() and not out.exists()

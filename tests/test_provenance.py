@@ -28,7 +28,8 @@ def run(tmp_path_factory) -> Path:
     wf = checkout(tmp_path_factory.mktemp("prov") / "wf")
     # The slice starts from preprocessed volumes and a split made by hand: give them records.
     config = {**json.loads((wf / "test.yaml").read_text())}
-    os.environ[provenance.ENV_CONFIG] = json.dumps(config)
+    (wf / "made_by_hand.json").write_text(json.dumps(config))
+    os.environ[provenance.ENV_CONFIG] = str(wf / "made_by_hand.json")
     try:
         cwd = os.getcwd()
         os.chdir(wf)

@@ -26,11 +26,12 @@ from importlib import metadata
 from pathlib import Path
 
 from lcsbench import __version__
+from lcsbench.errors import InputError
 from lcsbench.io import save_json
 
 SUFFIX = ".prov.json"
 PACKAGES = ["torch", "monai", "antspyx", "nibabel", "deepbet", "snakemake", "numpy", "nilearn", "pandas"]
-ENV_CONFIG = "LCSBENCH_CONFIG"  # the workflow config as JSON, exported by rules/common.smk
+ENV_CONFIG = "LCSBENCH_CONFIG_FILE"  # a JSON file of the workflow config, exported by rules/common.smk
 
 #: The config keys each subcommand depends on ("{scale}" is the configured scale).
 CONFIG_KEYS: dict[str, list[str]] = {
@@ -198,8 +199,14 @@ def device() -> str:
 
 
 def workflow_config() -> dict | None:
-    text = os.environ.get(ENV_CONFIG)
-    return json.loads(text) if text else None
+    """The config of the Snakemake run this job belongs to (None outside one)."""
+    path = os.environ.get(ENV_CONFIG)
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"workflow config {path} ({ENV_CONFIG}) is unreadable ({exc}); rerun snakemake") from exc
 
 
 @dataclass
@@ -289,10 +296,12 @@ class Problem:
 class Auditor:
     """Walks records from outputs back to raw inputs (memoised: each file is checked once)."""
 
-    def __init__(self, config: dict | None, tracked: list[Path], leaves: list[Path] = ()):
+    def __init__(self, config: dict | None, tracked: list[Path], leaves: list[Path] = (), shipped: Path | None = None):
         self.config, self.tracked = config, [t.resolve() for t in tracked]
         self.leaves = [t.resolve() for t in leaves]
+        self.shipped = shipped.resolve() if shipped is not None else None
         self.problems: list[Problem] = []
+        self.absent: set[str] = set()  # inputs outside ``shipped`` that this checkout lacks
         self.checked: dict[str, str] = {}
         self.records = 0
 
@@ -313,11 +322,21 @@ class Auditor:
             return False
         return any(p == t or t in p.parents for t in self.tracked)
 
+    def _may_be_absent(self, path: str) -> bool:
+        """Outside the shipped folder (results/): a work file or raw input a checkout may lack."""
+        if self.shipped is None:
+            return False
+        p = Path(path).resolve()
+        return not (p == self.shipped or self.shipped in p.parents)
+
     def visit(self, path: str, chain: list[str], seen: set[str]) -> None:
         if path in seen:
             return
         seen.add(path)
         chain = [*chain, path]
+        if not Path(path).exists() and self._may_be_absent(path):
+            self.absent.add(path)  # its chain cannot be followed here; its hash was checked by its user
+            return
         rec_file = record_path(path)
         if not rec_file.is_file():
             if Path(path).is_dir():  # a folder of outputs (e.g. preprocessed subjects): its files' records
@@ -339,19 +358,29 @@ class Auditor:
             )
         for inp, h in rec["inputs"].items():
             now = self._hash(inp)
-            if now is None:
+            if now is None and self._may_be_absent(inp):
+                pass  # reported as absent by visit()
+            elif now is None:
                 self.problems.append(Problem(inp, f"input of {path} is missing", [*chain, inp]))
             elif now != h:
                 self.problems.append(Problem(inp, f"input of {path} changed after it was used", [*chain, inp]))
             self.visit(inp, chain, seen)
 
 
-def audit(paths: list[str | Path], config: dict | None, tracked: list[Path], leaves: list[Path] = ()) -> Auditor:
+def audit(
+    paths: list[str | Path],
+    config: dict | None,
+    tracked: list[Path],
+    leaves: list[Path] = (),
+    shipped: Path | None = None,
+) -> Auditor:
     """Audit every output under ``paths`` (files, or folders walked recursively).
 
     Files without a record inside ``tracked`` folders are problems, unless inside ``leaves``.
+    With ``shipped`` (the committed results/), a file outside it that does not exist is *absent*
+    (e.g. the work folder of a fresh clone), not a problem; every file that exists is checked.
     """
-    a = Auditor(config, tracked, leaves)
+    a = Auditor(config, tracked, leaves, shipped)
     seen: set[str] = set()
     for root in paths:
         root = Path(root)

@@ -94,34 +94,12 @@ def cmd_phantom_manifest(a: argparse.Namespace) -> None:
 
 
 def cmd_validate_dataset(a: argparse.Namespace) -> None:
-    """Check a manifest and label table; write the validated dataset description."""
-    from lcsbench.data.dataset import check_subject_count, read_manifest
-    from lcsbench.data.labels import read_label_table
-    from lcsbench.io import save_json
+    """Check the label table, the manifest and every subject's files; write the dataset description."""
+    from lcsbench.data.validate import validate_dataset
 
-    table = read_label_table(a.label_table)
-    manifest = read_manifest(a.manifest)
-    check_subject_count(len(manifest), a.n_splits, a.sizes, a.manifest)
-    subjects = {
-        r.subject: {
-            "t1": r.t1,
-            "labels": r.labels,
-            "brain_mask": r.brain_mask or None,
-        }
-        for r in manifest.itertuples()
-    }
-    if a.expect_subjects and sorted(a.expect_subjects) != sorted(subjects):
-        raise InputError(f"manifest {a.manifest} changed since the workflow was parsed; rerun snakemake")
-    save_json(
-        {
-            "manifest": str(Path(a.manifest).resolve()),
-            "label_table": str(Path(a.label_table).resolve()),
-            "label_ids": table["id"].astype(int).tolist(),
-            "subjects": subjects,
-        },
-        a.out,
+    validate_dataset(
+        a.manifest, a.label_table, a.n_splits, a.sizes, a.out, a.expect_subjects_sha, a.allow_outside, a.threads
     )
-    print(f"{len(subjects)} subjects, {len(table)} labels: OK", flush=True)
 
 
 def cmd_preprocess(a: argparse.Namespace) -> None:
@@ -229,7 +207,9 @@ def register(sub) -> None:
     s.add_argument("--label-table", required=True)
     s.add_argument("--n-splits", type=int, default=3)
     s.add_argument("--sizes", type=_json_arg, default={"train": 15, "atlas": 1, "val": 5, "test": 9})
-    s.add_argument("--expect-subjects", nargs="*")
+    s.add_argument("--expect-subjects-sha", help="digest of the subject list the workflow was built from")
+    s.add_argument("--allow-outside", action="store_true", help="image paths may leave the manifest's folder")
+    s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_validate_dataset)
 

@@ -67,16 +67,21 @@ def resolve(table: pd.DataFrame, name: str, source: str = "classes") -> frozense
 
 @dataclass(frozen=True)
 class ClassSet:
-    """Ordered classes with their label ids, and the mirror of each (for L/R flip augmentation)."""
+    """Ordered classes with their label ids, and the mirror of each (for L/R flip augmentation).
+
+    ``mirrors`` is None when some ``x_L`` / ``x_R`` class has no partner in the label table
+    (``unmirrored`` names them): such a class set trains without flips.
+    """
 
     names: tuple[str, ...]
     ids: tuple[frozenset[int], ...]
-    mirrors: tuple[frozenset[int], ...]
+    mirrors: tuple[frozenset[int], ...] | None
+    unmirrored: tuple[str, ...] = ()
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, names: list[str], source: str = "classes") -> ClassSet:
         if len(set(names)) != len(names):
-            raise InputError(f"{source}: duplicate class names in {names}")
+            raise InputError(f"{source}: duplicate class names in {names}; name each class once")
         ids = [resolve(table, n, source) for n in names]
         for i in range(len(ids)):
             for j in range(i):
@@ -84,25 +89,35 @@ class ClassSet:
                     raise InputError(
                         f"{source}: classes {names[j]!r} and {names[i]!r} share labels; classes must be disjoint"
                     )
-        mirrors = []
+        mirrors, unmirrored = [], []
         for n, own in zip(names, ids):
             m = mirror_name(n)
             try:
                 mirrors.append(resolve(table, m, source) if m != n else own)
             except InputError:
-                raise InputError(
-                    f"{source}: class {n!r} has no mirror {m!r} in the label table; name left/right labels "
-                    "x_L / x_R or set the method's flip probability to 0"
-                ) from None
-        return cls(tuple(names), tuple(ids), tuple(mirrors))
+                unmirrored.append(n)
+        return cls(tuple(names), tuple(ids), None if unmirrored else tuple(mirrors), tuple(unmirrored))
+
+    def no_flip_reason(self) -> str | None:
+        """Why this class set cannot be trained with L/R flips (None when it can)."""
+        if self.mirrors is not None:
+            return None
+        n = self.unmirrored[0]
+        more = f" (and {len(self.unmirrored) - 1} more)" if len(self.unmirrored) > 1 else ""
+        return f"class {n!r} has no mirror {mirror_name(n)!r} in the label table{more}"
 
     def __len__(self) -> int:
         return len(self.names)
 
     def index_map(self, labels: np.ndarray, mirrored: bool = False) -> np.ndarray:
         """Label-id volume -> class-index volume (0 = background); ``mirrored`` uses the mirror ids."""
-        lut = np.zeros(int(max(labels.max(), max(max(s) for s in self.ids + self.mirrors))) + 1, np.uint8)
-        for k, s in enumerate(self.mirrors if mirrored else self.ids, start=1):
+        sets = self.ids
+        if mirrored:
+            if self.mirrors is None:
+                raise InputError(f"L/R flip needs mirrored classes: {self.no_flip_reason()}")
+            sets = self.mirrors
+        lut = np.zeros(int(max(labels.max(), max(max(s) for s in sets))) + 1, np.uint8)
+        for k, s in enumerate(sets, start=1):
             lut[list(s)] = k
         return lut[labels]
 

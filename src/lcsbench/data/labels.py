@@ -238,23 +238,25 @@ def read_label_table(path: str | Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep="\t", dtype={"hemisphere": str})
     except Exception as exc:  # pandas raises many types for malformed text
-        raise InputError(f"label table {path} is not a readable TSV ({exc})") from exc
+        raise InputError(f"label table {path} is not a readable TSV ({exc}); write it tab-separated") from exc
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"label table {path} lacks column(s) {missing}; expected tab-separated {COLUMNS}")
     if table.empty:
-        raise InputError(f"label table {path} lists no labels")
+        raise InputError(f"label table {path} lists no labels; add one row per label id")
     for col in ("id", "coarse_id"):
         if not pd.api.types.is_integer_dtype(table[col]):
-            raise InputError(f"label table {path}: column {col!r} must hold integers")
+            raise InputError(
+                f"label table {path}: column {col!r} must hold integers; fill every row with a whole number"
+            )
     if (table["id"] <= 0).any():
         raise InputError(f"label table {path}: ids must be > 0 (0 is background and is not listed)")
     dup = table["id"][table["id"].duplicated()].tolist()
     if dup:
-        raise InputError(f"label table {path}: duplicate id(s) {dup}")
+        raise InputError(f"label table {path}: duplicate id(s) {dup}; give each label its own id (one row per id)")
     dup = table["name"][table["name"].duplicated()].tolist()
     if dup:
-        raise InputError(f"label table {path}: duplicate name(s) {dup}")
+        raise InputError(f"label table {path}: duplicate name(s) {dup}; give each label its own name")
     bad = sorted(set(table["hemisphere"]) - {"L", "R", "M"})
     if bad:
         raise InputError(f"label table {path}: hemisphere must be L, R or M, found {bad}")

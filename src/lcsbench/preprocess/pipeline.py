@@ -69,15 +69,24 @@ def preprocess_subject(
         raise InputError(
             f"preprocess.skull_strip {cfg.skull_strip!r} is unknown; choose one of {sorted(SKULL_STRIPPERS)}"
         )
-    mask = SKULL_STRIPPERS[cfg.skull_strip](
-        img,
-        brain_mask=given,
-        template_t1=cfg.template_t1,
-        template_mask=cfg.template_mask,
-        seed=cfg.seed,
-    )
+    try:
+        mask = SKULL_STRIPPERS[cfg.skull_strip](
+            img,
+            brain_mask=given,
+            template_t1=cfg.template_t1,
+            template_mask=cfg.template_mask,
+            seed=cfg.seed,
+        )
+    except (ValueError, RuntimeError, IndexError) as exc:  # e.g. deepbet on an image with no head in it
+        raise InputError(
+            f"subject {subject}: skull stripping ({cfg.skull_strip}) failed on t1 {t1} ({type(exc).__name__}: "
+            f"{str(exc)[:120]}); check the image, or set preprocess.skull_strip to another method"
+        ) from None
     if not mask.any():
-        raise InputError(f"subject {subject}: skull stripping ({cfg.skull_strip}) found no brain in {t1}")
+        raise InputError(
+            f"subject {subject}: skull stripping ({cfg.skull_strip}) found no brain in {t1}; check the image, "
+            "or set preprocess.skull_strip to another method"
+        )
     timings["skull_strip_s"] = time.perf_counter() - t0
 
     # One resample onto an RAS grid centred on the brain-mask bounding box.

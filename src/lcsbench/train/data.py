@@ -126,7 +126,8 @@ def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) ->
         arrays = {k: z[k] for k in z.files}
     factor = int(arrays["factor"])
     ids = arrays["label_ids"].tolist()
-    missing = sorted({i for s in classes.ids + classes.mirrors for i in s} - set(ids))
+    mirrored = mirrored and classes.mirrors is not None
+    missing = sorted({i for s in classes.ids + (classes.mirrors if mirrored else ()) for i in s} - set(ids))
     if missing:
         raise InputError(f"{cache} lacks label ids {missing}; rerun the grid rule for this label table")
 

@@ -13,10 +13,13 @@ import copy
 import dataclasses
 import hashlib
 import json
+import os
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 from monai.metrics import DiceMetric
@@ -240,9 +243,13 @@ class Trainer:
         """Continue from ``checkpoint`` if it was written with the same settings."""
         if not checkpoint.is_file():
             return
-        ck = torch.load(checkpoint, map_location=self.device, weights_only=True)
+        redo = "rerun to start this training over"
+        ck = load_torch(checkpoint, self.device, "training checkpoint", redo)
         if ck.get("fingerprint") == self.key:
-            self.load_state_dict(ck)
+            try:
+                self.load_state_dict(ck)
+            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+                bad_file(checkpoint, "training checkpoint", exc, redo)
             print(f"resuming from {checkpoint} at step {self.state['step']}", flush=True)
             return
         old = json.loads(ck.get("settings_json", "{}"))
@@ -345,18 +352,51 @@ def save_model(model: Network, meta: dict, path: str | Path) -> None:
         torch.save({"meta_json": json.dumps(meta, sort_keys=True), "state": model.state_dict()}, tmp)
 
 
-def load_weights(path: str | Path, device: torch.device | str = "cpu") -> tuple[dict, dict]:
-    """(state dict, metadata) of a model saved by :func:`save_model` (``weights_only=True``)."""
+#: What can go wrong reading a damaged or foreign torch file (``weights_only=True``).
+LOAD_ERRORS = (pickle.UnpicklingError, EOFError, OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def bad_file(path: Path, what: str, exc: BaseException, redo: str) -> NoReturn:
+    """Move an unreadable torch file aside (so a rerun starts over) and report it in one line."""
+    why = "empty or truncated" if isinstance(exc, EOFError) else f"not a {what} lcsbench wrote, or damaged"
+    dest = path.with_name(path.name + ".bad")
+    n = 1
+    while dest.exists():
+        dest, n = path.with_name(f"{path.name}.bad{n}"), n + 1
+    os.replace(path, dest)
+    raise InputError(f"{what} {path} is unreadable ({why}); moved it to {dest}; {redo}") from None
+
+
+def load_torch(path: str | Path, device: torch.device | str, what: str, redo: str) -> dict:
+    """``torch.load(weights_only=True)`` of a dict; a bad file goes through :func:`bad_file`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist; {redo}")
     try:
         ck = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(ck, dict):
+            raise TypeError(type(ck).__name__)
+        return ck
+    except LOAD_ERRORS as exc:
+        bad_file(path, what, exc, redo)
+
+
+def load_weights(path: str | Path, device: torch.device | str = "cpu") -> tuple[dict, dict]:
+    """(state dict, metadata) of a model saved by :func:`save_model` (``weights_only=True``)."""
+    redo = "rerun snakemake to train it again"
+    ck = load_torch(path, device, "model file", redo)
+    try:
         return ck["state"], json.loads(ck["meta_json"])
-    except (OSError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"model file {path} is missing or unreadable ({exc}); rerun the train rule") from exc
+    except LOAD_ERRORS as exc:
+        bad_file(Path(path), "model file", exc, redo)
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Network, dict]:
     """Load a model saved by :func:`save_model` (``weights_only=True``)."""
     state, meta = load_weights(path, device)
-    model = build_network(get_method(meta["method"]["name"]), meta["n_classes"], meta["backbone"])
-    model.load_state_dict(state)
+    try:
+        model = build_network(get_method(meta["method"]["name"]), meta["n_classes"], meta["backbone"])
+        model.load_state_dict(state)
+    except LOAD_ERRORS as exc:
+        bad_file(Path(path), "model file", exc, "rerun snakemake to train it again")
     return model.to(device).eval(), meta

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def train_run(
     grid = Path(grid_dir)
     device = pick_device(device_name)
     t0 = time.perf_counter()
+    if cfg.flip_prob > 0 and (reason := classes.no_flip_reason()):
+        print(f"L/R flips off for this class set: {reason}", flush=True)
+        cfg = dataclasses.replace(cfg, flip_prob=0.0)
     flip = cfg.flip_prob > 0
     train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in split["train"]]
     val_set = [load_subject(grid / f"{s}.npz", classes, False) for s in split["val"]]
