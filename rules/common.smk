@@ -23,8 +23,12 @@ if not CONFIG_FILE.is_file():
     _tmp.write_text(_config_text)
     os.replace(_tmp, CONFIG_FILE)
 shell.prefix(
-    f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'src'))}:$PYTHONPATH; "
-    f"export LCSBENCH_CONFIG_FILE={shlex.quote(str(CONFIG_FILE))}; "
+    (
+        f"export PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'src'))}:$PYTHONPATH; "
+        f"export LCSBENCH_CONFIG_FILE={shlex.quote(str(CONFIG_FILE))}; "
+    )
+    .replace("{", "{{")
+    .replace("}", "}}")  # shell formatting
 )
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lcsbench.data.classes import CLASS_SET_PATTERN  # noqa: E402  (class-set wildcard)

@@ -146,10 +146,10 @@ rule preprocessing_time:
         f"{BENCH}/preprocessing_time/time.tsv"
     conda:
         ENV
-    threads: 4
+    threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=500,
+        runtime=5,
         gpu=0,
     shell:
         "python -m lcsbench collect-benchmarks --benchmarks {input.bench} --out {output} > {log} 2>&1"

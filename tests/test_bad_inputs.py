@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -115,7 +116,18 @@ def _truncate(path: str) -> None:
     Path(path).write_bytes(raw[: len(raw) // 2])
 
 
+def _bad_header(path: str) -> None:
+    """A NIfTI whose header says 9 dimensions (nibabel raises HeaderDataError)."""
+    raw = bytearray(gzip.decompress(Path(path).read_bytes()))
+    raw[40:42] = (9).to_bytes(2, "little")
+    Path(path).write_bytes(gzip.compress(bytes(raw)))
+
+
+RGB = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
+
 BAD_SUBJECTS = {
+    "bad_header": (lambda r: _bad_header(r["t1"]), "corrupt or truncated"),
+    "rgb": (lambda r: _write(Path(r["t1"]), np.zeros((24, 24, 24), RGB)), "RGB"),
     "missing": (lambda r: Path(r["t1"]).unlink(), "does not exist"),
     "corrupt": (lambda r: _corrupt(r["t1"]), "corrupt or truncated"),
     "truncated": (lambda r: _truncate(r["labels"]), "corrupt or truncated"),
@@ -218,3 +230,13 @@ def test_crop_losing_brain_is_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "loses" in err and "preprocess.shape" in err
     assert _no_output(tmp_path)
+
+
+def test_probability_brain_mask_is_accepted(tmp_path):
+    """Any brain-mask value > 0 is brain (as skull stripping reads it), so a float mask is fine."""
+    rows = _good_rows(tmp_path)
+    mask = np.zeros((24, 24, 24), np.float32)
+    mask[6:18, 6:18, 6:18] = 0.7
+    _write(Path(rows[0]["brain_mask"]), mask)
+    rc, ds = _dataset(tmp_path, rows)
+    assert rc == 0 and Path(ds).exists()

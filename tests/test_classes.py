@@ -48,3 +48,18 @@ def test_class_sets_of_the_experiments():
         class_set_names("fine3of2", TABLE, configured)
     with pytest.raises(InputError, match="unknown class set"):
         class_set_names("all", TABLE, configured)
+
+
+def test_class_without_partner_turns_flips_off(capsys):
+    from lcsbench.train.config import TrainConfig
+
+    table = TABLE.assign(name=TABLE["name"].str.replace("ball_R", "ball_other"))
+    cs = ClassSet.from_table(table, ["ball_L", "core"])
+    assert cs.mirrors is None and cs.no_flip_reason() == "class 'ball_L' has no mirror 'ball_R' in the label table"
+    with pytest.raises(InputError, match="L/R flip needs mirrored classes"):
+        cs.index_map(np.array([0, 1]), mirrored=True)
+    cfg = TrainConfig(steps=2, eval_every=1, checkpoint_every=1, flip_prob=0.5)
+    assert cfg.for_classes(cs).flip_prob == 0.0
+    assert capsys.readouterr().out.count("L/R flips off") == 1
+    mirrored = ClassSet.from_table(TABLE, ["ball_L", "core"])
+    assert cfg.for_classes(mirrored) is cfg and capsys.readouterr().out == ""

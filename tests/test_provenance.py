@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from snakemake.utils import update_config, validate
 
 from lcsbench import provenance
 from tests.pipeline_slice import CONFIG, TARGET, checkout, snakemake
@@ -27,7 +30,10 @@ def _audit(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def run(tmp_path_factory) -> Path:
     wf = checkout(tmp_path_factory.mktemp("prov") / "wf")
     # The slice starts from preprocessed volumes and a split made by hand: give them records.
-    config = {**json.loads((wf / "test.yaml").read_text())}
+    # the config as Snakemake hands it to jobs: config.yaml + test.yaml, schema defaults filled in
+    config = yaml.safe_load((wf / "config.yaml").read_text())
+    update_config(config, json.loads((wf / "test.yaml").read_text()))
+    validate(config, str(wf / "schemas/config.schema.yaml"), set_default=True)
     (wf / "made_by_hand.json").write_text(json.dumps(config))
     os.environ[provenance.ENV_CONFIG] = str(wf / "made_by_hand.json")
     try:
@@ -98,3 +104,48 @@ def test_audit_names_outputs_of_another_config(run):
     assert bad.returncode == 1
     assert f"{MODEL}: made with a different config" in bad.stdout  # training depends on the seed
     assert f"{TARGET}: made with a different config" not in bad.stdout  # evaluation does not
+
+
+@pytest.fixture()
+def clone(run, tmp_path) -> Path:
+    """What a fresh clone holds: config, schema and the committed results/, no work folder."""
+    dst = tmp_path / "clone"
+    dst.mkdir()
+    for name in ("config.yaml", "test.yaml"):
+        shutil.copy(run / name, dst / name)
+    for name in ("schemas", "results"):
+        shutil.copytree(run / name, dst / name)
+    return dst
+
+
+@pytest.mark.slow
+def test_audit_of_a_clone_without_work_folder_passes_and_counts_absent_inputs(clone):
+    ok = _audit(clone, "results")
+    assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr
+    assert "input(s) absent" in ok.stdout and "FAIL" not in ok.stdout
+    strict = _audit(clone, "results", "--strict")
+    assert strict.returncode == 1 and "work/predictions/lcs/first3/split1" in strict.stdout
+
+
+@pytest.mark.slow
+def test_audit_of_a_clone_still_fails_on_a_changed_or_missing_committed_file(clone):
+    _flip_byte(clone / TARGET)
+    history = "results/runs/lcs/first3/split1/history.csv"
+    (clone / "results/splits/split1.json").unlink()  # an input of the history, inside results/
+    bad = _audit(clone, "results")
+    assert bad.returncode == 1
+    assert f"{TARGET}: content changed since `lcsbench evaluate` wrote it" in bad.stdout
+    assert f"results/splits/split1.json: input of {history} is missing" in bad.stdout
+    assert "results/splits/split1.json: is missing (its provenance record remains)" in bad.stdout
+
+
+@pytest.mark.slow
+def test_audit_with_a_work_folder_fails_on_a_deleted_work_file(run):
+    model = run / MODEL
+    moved = model.with_name("moved-away.pt")
+    model.rename(moved)
+    try:
+        bad = _audit(run, TARGET)
+    finally:
+        moved.rename(model)
+    assert bad.returncode == 1 and f"{MODEL}: input of work/predictions/lcs/first3/split1 is missing" in bad.stdout

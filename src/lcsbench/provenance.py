@@ -296,12 +296,20 @@ class Problem:
 class Auditor:
     """Walks records from outputs back to raw inputs (memoised: each file is checked once)."""
 
-    def __init__(self, config: dict | None, tracked: list[Path], leaves: list[Path] = (), shipped: Path | None = None):
+    def __init__(
+        self,
+        config: dict | None,
+        tracked: list[Path],
+        leaves: list[Path] = (),
+        shipped: Path | None = None,
+        work: Path | None = None,
+    ):
         self.config, self.tracked = config, [t.resolve() for t in tracked]
         self.leaves = [t.resolve() for t in leaves]
         self.shipped = shipped.resolve() if shipped is not None else None
+        self.work = work.resolve() if work is not None else None
         self.problems: list[Problem] = []
-        self.absent: set[str] = set()  # inputs outside ``shipped`` that this checkout lacks
+        self.absent: set[str] = set()  # inputs of a folder this checkout does not have
         self.checked: dict[str, str] = {}
         self.records = 0
 
@@ -323,11 +331,17 @@ class Auditor:
         return any(p == t or t in p.parents for t in self.tracked)
 
     def _may_be_absent(self, path: str) -> bool:
-        """Outside the shipped folder (results/): a work file or raw input a checkout may lack."""
+        """A missing file whose whole folder this checkout lacks: the work folder of a fresh clone
+        (not shipped), or raw data / an installed package elsewhere. A file missing from a folder
+        that is present (or from the shipped results/) is a problem."""
         if self.shipped is None:
             return False
         p = Path(path).resolve()
-        return not (p == self.shipped or self.shipped in p.parents)
+        if p == self.shipped or self.shipped in p.parents:
+            return False
+        if self.work is not None and self.work in p.parents:
+            return not self.work.exists()
+        return not p.parent.exists()
 
     def visit(self, path: str, chain: list[str], seen: set[str]) -> None:
         if path in seen:
@@ -335,7 +349,7 @@ class Auditor:
         seen.add(path)
         chain = [*chain, path]
         if not Path(path).exists() and self._may_be_absent(path):
-            self.absent.add(path)  # its chain cannot be followed here; its hash was checked by its user
+            self.absent.add(path)  # its own chain cannot be followed in this checkout
             return
         rec_file = record_path(path)
         if not rec_file.is_file():
@@ -373,14 +387,16 @@ def audit(
     tracked: list[Path],
     leaves: list[Path] = (),
     shipped: Path | None = None,
+    work: Path | None = None,
 ) -> Auditor:
     """Audit every output under ``paths`` (files, or folders walked recursively).
 
     Files without a record inside ``tracked`` folders are problems, unless inside ``leaves``.
-    With ``shipped`` (the committed results/), a file outside it that does not exist is *absent*
-    (e.g. the work folder of a fresh clone), not a problem; every file that exists is checked.
+    With ``shipped`` (the committed results/), an input whose folder this checkout lacks (the
+    ``work`` folder of a fresh clone, raw data elsewhere) is *absent*, not a problem; every file
+    that exists is checked.
     """
-    a = Auditor(config, tracked, leaves, shipped)
+    a = Auditor(config, tracked, leaves, shipped, work)
     seen: set[str] = set()
     for root in paths:
         root = Path(root)
@@ -392,6 +408,10 @@ def audit(
             continue
         for f in _outputs_under(root):
             a.visit(str(f), [], seen)
+        for rec in sorted(root.rglob(f"*{SUFFIX}")):  # an output deleted while its record stayed
+            out = rec.with_name(rec.name[: -len(SUFFIX)])
+            if not out.exists():
+                a.problems.append(Problem(str(out), "is missing (its provenance record remains)", [str(out)]))
     return a
 
 

@@ -122,7 +122,7 @@ def cmd_audit(a: argparse.Namespace) -> None:
     # Snakemake writes the benchmark files itself: measurements, the leaves of the timing tables
     shipped = None if a.strict else Path("results")
     result = provenance.audit(
-        a.paths, config, tracked=[Path("results"), work], leaves=[work / "benchmarks"], shipped=shipped
+        a.paths, config, tracked=[Path("results"), work], leaves=[work / "benchmarks"], shipped=shipped, work=work
     )
     for problem in result.problems:
         print(f"FAIL {problem}")
@@ -132,9 +132,8 @@ def cmd_audit(a: argparse.Namespace) -> None:
     )
     if result.absent:
         print(
-            f"{len(result.absent)} input(s) not present in this checkout (the work folder and raw data are not "
-            "shipped), so their own chains were not followed; run the workflow, or audit with --strict where "
-            "they must exist",
+            f"{len(result.absent)} input(s) absent: this checkout lacks their folder (the work folder and raw "
+            "data are not shipped), so their own chains were not followed; --strict fails on them",
             flush=True,
         )
     if a.out_table:

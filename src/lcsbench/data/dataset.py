@@ -14,6 +14,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from nibabel.filebasedimages import ImageFileError
+from nibabel.imageglobals import LoggingOutputSuppressor
+from nibabel.spatialimages import HeaderDataError
 
 from lcsbench.errors import InputError
 
@@ -91,11 +94,18 @@ def open_header(path: str | Path, role: str, subject: str) -> nib.Nifti1Image:
     if not path.is_file():
         raise InputError(f"subject {subject}: {role} file {path} does not exist; fix the manifest row")
     try:
-        img = nib.load(str(path))
-    except (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as exc:
+        with LoggingOutputSuppressor():  # nibabel would print its header repairs around our message
+            img = nib.load(str(path))
+    except (OSError, EOFError, ValueError, zlib.error, ImageFileError, HeaderDataError) as exc:
         raise InputError(
             f"subject {subject}: {role} file {path} is corrupt or truncated ({exc}); re-export it as NIfTI"
         ) from exc
+    kind = np.dtype(img.get_data_dtype()).kind
+    if kind not in "biuf":
+        raise InputError(
+            f"subject {subject}: {role} file {path} holds {img.get_data_dtype()} voxels (e.g. RGB); "
+            "save one grey value (or label id) per voxel"
+        )
     shape = img.shape[:3] if len(img.shape) == 4 and img.shape[3] == 1 else img.shape
     if len(shape) != 3:
         raise InputError(
@@ -149,23 +159,25 @@ def voxel_problems(role: str, data: np.ndarray, path: str, subject: str, label_i
         if lo == hi:
             return [f"{where} is constant (every voxel {lo}); it holds no image, re-export it or drop the subject"]
         return []
-    if np.issubdtype(data.dtype, np.floating) and not np.array_equal(data, np.round(data)):
+    is_float = np.issubdtype(data.dtype, np.floating)
+    if role == "labels" and is_float and not np.array_equal(data, np.round(data)):
         return [
-            f"{where} holds non-integer values; a {role} map must be integer ids: save it with an integer "
+            f"{where} holds non-integer values; a label map must be integer ids: save it with an integer "
             "data type (resample label maps nearest-neighbour, never linearly)"
         ]
+    if role == "brain_mask":  # any value > 0 is brain (lcsbench.preprocess.skullstrip.manifest_mask)
+        return [] if (data > 0).any() else [f"{where} is empty (no voxel > 0); give the subject's brain mask"]
     present = set(np.unique(data).astype(np.int64).tolist()) - {0}
     if not present:
         return [
             f"{where} is empty (only background 0); check the manifest points at the right file, or drop the subject"
         ]
-    if role == "labels":
-        unknown = sorted(present - label_ids)
-        if unknown:
-            return [
-                f"{where} holds id(s) {unknown[:10]} that are absent from the label table; add them to "
-                "dataset.label_table or relabel the file"
-            ]
+    unknown = sorted(present - label_ids)
+    if unknown:
+        return [
+            f"{where} holds id(s) {unknown[:10]} that are absent from the label table; add them to "
+            "dataset.label_table or relabel the file"
+        ]
     return []
 
 

@@ -23,6 +23,14 @@ def subjects_digest(subjects) -> str:
     return hashlib.sha256("\n".join(subjects).encode()).hexdigest()[:16]
 
 
+def _voxel_problems(subject: str, files: dict[str, str], label_ids: set[int]) -> list[str]:
+    """:func:`check_voxels`, with an unforeseen failure turned into this subject's problem line."""
+    try:
+        return check_voxels(subject, files, label_ids)
+    except Exception as exc:  # noqa: BLE001  (one odd file must not hide every other subject's problems)
+        return [f"subject {subject}: its files could not be read ({type(exc).__name__}: {exc}); check them"]
+
+
 #: At most this many problem lines in one error (the count says how many more there are).
 MAX_LINES = 50
 
@@ -54,7 +62,7 @@ def validate_dataset(
     label_ids = set(table["id"].astype(int))
     step = max(1, len(todo) // 10)
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        jobs = pool.map(lambda s: (s, check_voxels(s, files[s], label_ids)), todo)
+        jobs = pool.map(lambda s: (s, _voxel_problems(s, files[s], label_ids)), todo)
         for i, (subject, found) in enumerate(jobs, 1):
             per_subject[subject] += found
             if i % step == 0 or i == len(todo):

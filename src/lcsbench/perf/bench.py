@@ -323,14 +323,16 @@ def run_bench(a, cfgs: dict[str, TrainConfig], out: dict[str, str]) -> None:
     table = read_label_table(a.label_table)
     split = read_split(a.split)
     lists = {len(a.classes): a.classes, len(table): table["name"].tolist()}
+    class_sets = {k: ClassSet.from_table(table, names, "bench classes") for k, names in lists.items()}
+    throughput_cfg = cfgs[a.scale].for_classes(*class_sets.values())
     train_set, atlas = {}, {}
-    for k, names in lists.items():
-        classes = ClassSet.from_table(table, names, "bench classes")
-        train_set[k] = [load_subject(Path(a.grid_dir) / f"{s}.npz", classes) for s in split["train"]]
+    for k, classes in class_sets.items():
+        flip = throughput_cfg.flip_prob > 0
+        train_set[k] = [load_subject(Path(a.grid_dir) / f"{s}.npz", classes, flip) for s in split["train"]]
         atlas[k] = load_subject(Path(a.grid_dir) / f"{split['atlas'][0]}.npz", classes, False)
     memory = write(bench_memory(grids, a.methods, a.class_counts, a.batches, device, a.threads), out["memory"])
     inference = write(bench_inference(grids, a.methods, a.inference_classes, device, a.seed), out["inference"])
-    rows = bench_throughput(train_set, atlas, cfgs[a.scale], a.methods, device, a.seed, a.throughput_steps)
+    rows = bench_throughput(train_set, atlas, throughput_cfg, a.methods, device, a.seed, a.throughput_steps)
     throughput = write(rows, out["throughput"])
     perf_figure(memory, inference, throughput, name, [out["figure"], out["figure-pdf"]])
     save_json(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lcsbench.errors import InputError
+
+if TYPE_CHECKING:
+    from lcsbench.data.classes import ClassSet
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,14 @@ class TrainConfig:
     merge_prob: float = 0.5
     label_batch: int = 8
     amp: str = "none"  # "none" | "bf16" (CUDA only)
+
+    def for_classes(self, *class_sets: ClassSet) -> TrainConfig:
+        """These settings, with L/R flips off (said once) when a class set has a class without its partner."""
+        reasons = [r for c in class_sets if (r := c.no_flip_reason())]
+        if self.flip_prob == 0 or not reasons:
+            return self
+        print(f"L/R flips off for this class set: {reasons[0]}", flush=True)
+        return dataclasses.replace(self, flip_prob=0.0)
 
     @classmethod
     def from_dict(cls, settings: dict, what: str = "scale settings") -> TrainConfig:

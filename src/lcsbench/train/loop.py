@@ -248,11 +248,17 @@ class Trainer:
         if ck.get("fingerprint") == self.key:
             try:
                 self.load_state_dict(ck)
-            except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            except torch.OutOfMemoryError:
+                raise
+            except LOAD_ERRORS as exc:
                 bad_file(checkpoint, "training checkpoint", exc, redo)
             print(f"resuming from {checkpoint} at step {self.state['step']}", flush=True)
             return
-        old = json.loads(ck.get("settings_json", "{}"))
+        try:
+            old = json.loads(ck.get("settings_json", "{}"))
+            old = old if isinstance(old, dict) else {}
+        except (TypeError, ValueError):
+            old = {}
         changed = sorted(
             k
             for k in self.settings
@@ -353,7 +359,7 @@ def save_model(model: Network, meta: dict, path: str | Path) -> None:
 
 
 #: What can go wrong reading a damaged or foreign torch file (``weights_only=True``).
-LOAD_ERRORS = (pickle.UnpicklingError, EOFError, OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError)
+LOAD_ERRORS = (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, TypeError, ValueError, AttributeError)
 
 
 def bad_file(path: Path, what: str, exc: BaseException, redo: str) -> NoReturn:
@@ -377,6 +383,10 @@ def load_torch(path: str | Path, device: torch.device | str, what: str, redo: st
         if not isinstance(ck, dict):
             raise TypeError(type(ck).__name__)
         return ck
+    except torch.OutOfMemoryError:
+        raise  # the file is fine; the device is full
+    except OSError as exc:  # the file system, not the file: leave it in place
+        raise InputError(f"{what} {path} could not be read ({exc}); check the disk and rerun") from None
     except LOAD_ERRORS as exc:
         bad_file(path, what, exc, redo)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -40,9 +39,7 @@ def train_run(
     grid = Path(grid_dir)
     device = pick_device(device_name)
     t0 = time.perf_counter()
-    if cfg.flip_prob > 0 and (reason := classes.no_flip_reason()):
-        print(f"L/R flips off for this class set: {reason}", flush=True)
-        cfg = dataclasses.replace(cfg, flip_prob=0.0)
+    cfg = cfg.for_classes(classes)
     flip = cfg.flip_prob > 0
     train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in split["train"]]
     val_set = [load_subject(grid / f"{s}.npz", classes, False) for s in split["val"]]
