@@ -149,3 +149,16 @@ def test_audit_with_a_work_folder_fails_on_a_deleted_work_file(run):
     finally:
         moved.rename(model)
     assert bad.returncode == 1 and f"{MODEL}: input of work/predictions/lcs/first3/split1 is missing" in bad.stdout
+
+
+def test_committed_results_audit_clean_in_a_clone(tmp_path):
+    """The committed results/ against the committed config, as a fresh clone sees them (no work folder)."""
+    for name in ("config.yaml", "schemas", "results"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    res = subprocess.run(
+        [sys.executable, "-m", "lcsbench", "audit", "results"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    assert " 0 problem(s)" in res.stdout and "FAIL" not in res.stdout
