@@ -99,3 +99,13 @@ def write_table(df, csv_path: str | Path, md_path: str | Path | None = None, dig
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     with atomic_path(md_path) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
+
+
+def publish(src: str | Path, out: str | Path) -> None:
+    """Copy an input (e.g. the dataset's label table) to ``out`` as a tracked artifact."""
+    from lcsbench.errors import InputError
+
+    if not Path(src).is_file():
+        raise InputError(f"{src} does not exist; check the config key that names it")
+    with atomic_path(out) as tmp:
+        shutil.copyfile(src, tmp)

@@ -451,3 +451,61 @@ def summary_rows(paths: list[str | Path], result: Auditor) -> list[dict]:
                 }
             )
     return rows
+
+
+def audit_config(configfiles: list[str] | None, schema: str) -> dict:
+    """The config to audit against: the running workflow's, or ``configfiles`` merged as Snakemake does."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    if configfiles is None and workflow_config() is not None:
+        return workflow_config()  # run as a Snakemake rule: the run's own config
+    config: dict = {}
+    for f in configfiles or ["config.yaml"]:
+        if not Path(f).is_file():
+            raise InputError(f"config file {f} does not exist; pass the config the run used with --configfile")
+        update_config(config, yaml.safe_load(Path(f).read_text()) or {})  # deep merge, as Snakemake
+    validate(config, schema, set_default=True)
+    return config
+
+
+def audit_run(
+    paths: list[str],
+    configfiles: list[str] | None,
+    schema: str,
+    check_config: bool = True,
+    strict: bool = False,
+    out_table: str | None = None,
+) -> int:
+    """The audit command: print every problem (and the absent inputs), write the table; the problem count."""
+    import pandas as pd
+
+    from lcsbench.io import atomic_path
+
+    config = audit_config(configfiles, schema) if check_config else None
+    work = Path((config or {}).get("work_dir", "work"))
+    # Snakemake writes the benchmark files itself: measurements, the leaves of the timing tables
+    result = audit(
+        paths,
+        config,
+        tracked=[Path("results"), work],
+        leaves=[work / "benchmarks"],
+        shipped=None if strict else Path("results"),
+        work=work,
+    )
+    for problem in result.problems:
+        print(f"FAIL {problem}")
+    print(
+        f"audited {result.records} records, {len(result.checked)} files hashed: {len(result.problems)} problem(s)",
+        flush=True,
+    )
+    if result.absent:
+        print(
+            f"{len(result.absent)} input(s) absent: this checkout lacks their folder (the work folder and raw "
+            "data are not shipped), so their own chains were not followed; --strict fails on them",
+            flush=True,
+        )
+    if out_table:
+        with atomic_path(out_table) as tmp:
+            pd.DataFrame(summary_rows(paths, result)).to_csv(tmp, index=False)
+    return len(result.problems)

@@ -87,3 +87,17 @@ def read_split(path: str | Path) -> dict:
     if missing:
         raise InputError(f"split file {path} lacks {missing}; rerun the splits rule")
     return split
+
+
+def splits_run(dataset: str | Path, n_splits: int, sizes: dict[str, int], seed: int, out: list[str]) -> list[dict]:
+    """The splits stage: ``n_splits`` random splits of a validated dataset, one JSON each."""
+    from lcsbench.io import save_json
+
+    ds = json.loads(Path(dataset).read_text())
+    splits = make_splits(list(ds["subjects"]), n_splits, sizes, seed)
+    if len(out) != len(splits):
+        raise InputError(f"{len(out)} output files for {len(splits)} splits; fix splits.n_splits")
+    for split, path in zip(splits, out):
+        save_json(split, path)
+        print(f"split {split['split']}: atlas {split['atlas']}, test {split['test']}", flush=True)
+    return splits

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lcsbench.cli.common import AuditFailed, set_threads
 from lcsbench.cli.common import json_arg as _json_arg
@@ -12,73 +11,23 @@ from lcsbench.errors import InputError
 
 def cmd_summary(a: argparse.Namespace) -> None:
     """results/summary.md: the dataset section and every paper's section (``<paper>-summary``)."""
-    from lcsbench.analysis.summary import build
-    from lcsbench.io import atomic_path
+    from lcsbench.analysis.summary import write_summary
 
-    for f in [*a.sections, a.realism, a.qc, a.times, a.jobs]:
-        if f and not Path(f).is_file():
-            raise InputError(f"result table {f} does not exist; run the workflow first")
-    text = build(a.sections, a.realism, a.qc, a.times, a.jobs)
-    with atomic_path(a.out) as tmp:
-        Path(tmp).write_text(text)
-    print(text)
+    print(write_summary(a.sections, a.realism, a.qc, a.times, a.jobs, a.out))
 
 
 def cmd_readme(a: argparse.Namespace) -> None:
     """Copy results/summary.md into README.md between its results markers (or --check that it is there)."""
-    from lcsbench.analysis.summary import splice
-    from lcsbench.io import atomic_path
+    from lcsbench.analysis.summary import update_readme
 
-    readme, summary = Path(a.readme), Path(a.summary)
-    for f in (readme, summary):
-        if not f.is_file():
-            raise InputError(f"{f} does not exist")
-    try:
-        new = splice(readme.read_text(), summary.read_text())
-    except ValueError as exc:
-        raise InputError(f"{readme}: {exc}") from None
-    if a.check:
-        if new != readme.read_text():
-            raise InputError(f"{readme}'s results section differs from {summary}; run `lcsbench readme`")
-        print(f"{readme} shows {summary}")
-        return
-    with atomic_path(readme) as tmp:
-        Path(tmp).write_text(new)
-    print(f"updated {readme} from {summary}")
+    print(update_readme(a.readme, a.summary, a.check))
 
 
 def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     """Gather Snakemake benchmark files into one CSV of wall times per job."""
-    import pandas as pd
+    from lcsbench.perf.timing import collect_benchmarks
 
-    from lcsbench.io import atomic_path
-
-    rows = []
-    for f in a.benchmarks:
-        df = pd.read_csv(f, sep="\t")
-        p = Path(f)
-        step, job = p.parent.name, p.stem
-        if a.root:  # step/<job path>.tsv below the root
-            rel = p.relative_to(a.root).with_suffix("")
-            step, job = rel.parts[0], "/".join(rel.parts[1:])
-        rows.append(
-            {
-                "step": step,
-                "job": job,
-                "wall_s": float(df["s"].iloc[0]),
-                "max_rss_mb": float(df["max_rss"].iloc[0]) if "max_rss" in df else None,
-            }
-        )
-    out = pd.DataFrame(rows).sort_values(["step", "job"])
-    per_subject = out.groupby("job")["wall_s"].sum()
-    with atomic_path(a.out) as tmp:
-        out.to_csv(tmp, index=False)
-    if out["step"].isin(["preprocess", "phantom_subject"]).any():
-        print(
-            f"per-subject phantom+preprocess wall time: mean {per_subject.mean():.1f} s, max {per_subject.max():.1f} s"
-        )
-    else:
-        print(out.to_string(index=False))
+    collect_benchmarks(a.benchmarks, a.root, a.out)
 
 
 def cmd_bench(a: argparse.Namespace) -> None:
@@ -99,48 +48,11 @@ def cmd_bench(a: argparse.Namespace) -> None:
 
 def cmd_audit(a: argparse.Namespace) -> None:
     """Check results back to the raw inputs: records, hashes and config of every output on the way."""
-    import pandas as pd
-    import yaml
-    from snakemake.utils import update_config, validate
-
     from lcsbench import provenance
-    from lcsbench.io import atomic_path
 
-    config = None
-    if a.no_config_check:
-        config = None
-    elif a.configfile is None and provenance.workflow_config() is not None:
-        config = provenance.workflow_config()  # run as a Snakemake rule: the run's own config
-    else:
-        config = {}
-        for f in a.configfile or ["config.yaml"]:
-            if not Path(f).is_file():
-                raise InputError(f"config file {f} does not exist; pass the config the run used with --configfile")
-            update_config(config, yaml.safe_load(Path(f).read_text()) or {})  # deep merge, as Snakemake
-        validate(config, a.schema, set_default=True)
-    work = Path((config or {}).get("work_dir", "work"))
-    # Snakemake writes the benchmark files itself: measurements, the leaves of the timing tables
-    shipped = None if a.strict else Path("results")
-    result = provenance.audit(
-        a.paths, config, tracked=[Path("results"), work], leaves=[work / "benchmarks"], shipped=shipped, work=work
-    )
-    for problem in result.problems:
-        print(f"FAIL {problem}")
-    print(
-        f"audited {result.records} records, {len(result.checked)} files hashed: {len(result.problems)} problem(s)",
-        flush=True,
-    )
-    if result.absent:
-        print(
-            f"{len(result.absent)} input(s) absent: this checkout lacks their folder (the work folder and raw "
-            "data are not shipped), so their own chains were not followed; --strict fails on them",
-            flush=True,
-        )
-    if a.out_table:
-        with atomic_path(a.out_table) as tmp:
-            pd.DataFrame(provenance.summary_rows(a.paths, result)).to_csv(tmp, index=False)
-    if result.problems:
-        raise AuditFailed(f"{len(result.problems)} problem(s); see above")
+    problems = provenance.audit_run(a.paths, a.configfile, a.schema, not a.no_config_check, a.strict, a.out_table)
+    if problems:
+        raise AuditFailed(f"{problems} problem(s); see above")
 
 
 def register(sub) -> None:

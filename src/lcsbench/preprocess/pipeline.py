@@ -3,8 +3,10 @@ intensity normalisation, QC record."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -149,4 +151,30 @@ def preprocess_subject(
     save_nifti(lab_res, target, out["labels"], label_dtype)
     save_nifti(mask_res, target, out["mask"], np.uint8)
     save_json(qc, out["qc"])
+    return qc
+
+
+def preprocess_run(
+    dataset: str,
+    subject: str,
+    config: dict,
+    template_t1: str | None,
+    template_mask: str | None,
+    out: dict[str, str],
+) -> dict:
+    """The preprocess stage: one subject of a validated dataset (``dataset.json``) onto the grid."""
+    from lcsbench import provenance
+
+    ds = json.loads(Path(dataset).read_text())
+    if subject not in ds["subjects"]:
+        raise InputError(f"subject {subject} is not in {dataset}; check dataset.manifest")
+    s = ds["subjects"][subject]
+    for key in ("t1", "labels", "brain_mask"):  # the raw files of this subject, named by the manifest
+        if s.get(key) and Path(s[key]).exists():
+            provenance.note_input(s[key])
+    c = dict(config)
+    c["shape"] = tuple(c.pop("shape"))
+    cfg = PreprocessConfig(**c, template_t1=template_t1, template_mask=template_mask)
+    qc = preprocess_subject(subject, s["t1"], s["labels"], s["brain_mask"], set(ds["label_ids"]), cfg, out)
+    print(json.dumps(qc), flush=True)
     return qc

@@ -115,3 +115,29 @@ def intersubject_summary(
         "labels, then over all subject pairs",
     }
     return per_label, summary
+
+
+def qc_run(qc_files: list[str], out_table: str, out_montage: str) -> pd.DataFrame:
+    """The QC stage: the table and montage of every preprocessed subject."""
+    df = qc_table(qc_files, out_table)
+    montage({Path(q).parent.name: str(Path(q).parent) for q in qc_files}, out_montage)
+    if df["mask_dice"].notna().any():
+        print(f"skull-strip Dice: min {df['mask_dice'].min():.4f}, mean {df['mask_dice'].mean():.4f}")
+    return df
+
+
+def intersubject_run(
+    label_files: list[str], label_table: str, realism_range: tuple[float, float], out_table: str, out_json: str
+) -> dict:
+    """The inter-subject Dice stage (the phantom's realism figure): per-label table and summary."""
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.io import save_json
+
+    table = read_label_table(label_table)
+    pairs = pairwise_label_dice({Path(f).parent.name: f for f in label_files}, table["id"].astype(int).tolist())
+    per_label, summary = intersubject_summary(pairs, table, *realism_range)
+    with atomic_path(out_table) as tmp:
+        per_label.to_csv(tmp, index=False)
+    save_json(summary, out_json)
+    print(json.dumps(summary), flush=True)
+    return summary
