@@ -88,10 +88,17 @@ def test_lcs_merges_a_second_class_in_target_and_atlas(data):
         assert torch.equal(tgt[0], union) and torch.equal(atlas[1], (union > 0).float())
 
 
-def test_killed_training_resumes_to_identical_weights(data, tmp_path):
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"warmup_steps": 30, "norm": "instance"},  # the scheduler's state is checkpointed too
+        {"patience": 20, "min_delta": 0.99},  # so is the plateau state (this run stops at step 30)
+    ],
+    ids=["warmup", "plateau"],
+)
+def test_killed_training_resumes_to_identical_weights(data, tmp_path, kw):
     full, killed = tmp_path / "full", tmp_path / "killed"
     steps = 120
-    kw = {"warmup_steps": 30, "norm": "instance"}  # the scheduler's state is checkpointed too
     res = _cli(*_train_args(data, "lcs", full, steps, **kw))
     assert res.returncode == 0, res.stderr
     proc = subprocess.Popen(
@@ -182,3 +189,23 @@ def test_label_table_without_mirror_partners_trains_end_to_end_without_flips(tmp
     meta = json.loads((wf / f"work/runs/{RUN}/train.json").read_text())
     assert meta["train"]["flip_prob"] == 0.0
     assert len(pd.read_csv(wf / TARGET)) > 0
+
+
+def test_training_stops_at_a_validation_plateau(data, tmp_path):
+    """min_delta 0.99: only the first validation can count as a gain, so with patience 20 the run
+    validates at steps 10, 20, 30 and stops at 30 of its 200-step cap."""
+    res = _cli(*_train_args(data, "baseline", tmp_path, 200, every=50, patience=20, min_delta=0.99))
+    assert res.returncode == 0, res.stderr
+    meta = json.loads((tmp_path / "train.json").read_text())
+    assert meta["stopped"] == "patience" and meta["steps_run"] == 30 and meta["best_step"] in (10, 20, 30)
+    assert pd.read_csv(tmp_path / "history.csv")["step"].tolist() == [10, 20, 30]
+    assert "stopped at step 30" in res.stdout and not (tmp_path / "ck.pt").exists()
+    capped = _cli(*_train_args(data, "baseline", tmp_path / "capped", 20, every=50))
+    assert capped.returncode == 0, capped.stderr
+    assert json.loads((tmp_path / "capped/train.json").read_text())["stopped"] == "steps"
+
+
+def test_patience_must_be_a_multiple_of_eval_every(data, tmp_path):
+    res = _cli(*_train_args(data, "baseline", tmp_path, 40, patience=15))
+    assert res.returncode == 2 and "patience 15 must be a positive multiple of eval_every (10)" in res.stderr
+    assert not (tmp_path / "model.pt").exists()

@@ -30,6 +30,15 @@ class TrainConfig:
     merge_prob: float = 0.5
     label_batch: int = 8
     amp: str = "none"  # "none" | "bf16" (CUDA only)
+    patience: int | None = None  # stop after this many steps without a new best validation Dice (None: run to steps)
+    min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``
+
+    def __post_init__(self) -> None:
+        if self.patience is not None and (self.patience < 1 or self.patience % self.eval_every):
+            raise InputError(
+                f"patience {self.patience} must be a positive multiple of eval_every ({self.eval_every}); "
+                "fix scales.<scale>.patience in config.yaml"
+            )
 
     def for_classes(self, *class_sets: ClassSet) -> TrainConfig:
         """These settings, with L/R flips off (said once) when a class set has a class without its partner."""

@@ -193,6 +193,9 @@ class Trainer:
             "history": [],
             "best_score": -1.0,
             "best_step": -1,
+            "plateau_score": -1.0,  # best score that beat the previous one by more than min_delta
+            "plateau_step": 0,
+            "stopped": None,  # "patience" once validation Dice has stopped improving
             "loss_sum": 0.0,
             "loss_n": 0,
             "seconds": 0.0,
@@ -302,13 +305,18 @@ class Trainer:
         if score > s["best_score"]:
             s["best_score"], s["best_step"] = score, s["step"]
             self.best_weights = copy.deepcopy(self.model.state_dict())
+        if score > s["plateau_score"] + self.cfg.min_delta:
+            s["plateau_score"], s["plateau_step"] = score, s["step"]
+        elif self.cfg.patience is not None and s["step"] - s["plateau_step"] >= self.cfg.patience:
+            s["stopped"] = "patience"
         for callback in self.callbacks:
             callback(self, scores)
         self.model.train()
         return scores
 
     def fit(self, checkpoint: str | Path, progress: bool = True) -> tuple[Network, dict, list[dict]]:
-        """Train to ``cfg.steps``; return the best-on-validation model, its metadata and history.
+        """Train to ``cfg.steps`` (or to a validation plateau with ``cfg.patience``); return the
+        best-on-validation model, its metadata and history.
 
         A checkpoint is written every ``checkpoint_every`` steps; a rerun with the same settings
         resumes from it and ends with the same weights as an uninterrupted run.
@@ -328,16 +336,22 @@ class Trainer:
             disable=not progress,
             mininterval=5,
         )
-        while self.state["step"] < cfg.steps:
+        while self.state["step"] < cfg.steps and not self.state["stopped"]:
             loss = self.step()
             step = self.state["step"]
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", best=f"{self.state['best_score']:.3f}", refresh=False)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 self.validate()
-            if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+            if step % cfg.checkpoint_every == 0 and step < cfg.steps and not self.state["stopped"]:
                 self.save(checkpoint)
         bar.close()
+        if self.state["stopped"]:
+            print(
+                f"stopped at step {self.state['step']}: no validation gain over {cfg.min_delta} for "
+                f"{cfg.patience} steps (best {self.state['best_score']:.4f} at step {self.state['best_step']})",
+                flush=True,
+            )
         self.model.load_state_dict(self.best_weights)
         s = self.state
         meta = {
@@ -346,6 +360,8 @@ class Trainer:
             "n_classes": self.k,
             "best_step": s["best_step"],
             "best_val_dice": s["best_score"],
+            "steps_run": s["step"],
+            "stopped": s["stopped"] or "steps",
             "train_seconds": round(s["seconds"], 1),
             "data_wait_share": round(s.get("data_seconds", 0.0) / s["seconds"], 4) if s["seconds"] else None,
             "device": str(self.device),
