@@ -32,7 +32,7 @@ shell.prefix(
 )
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lcsbench.data.classes import CLASS_SET_PATTERN  # noqa: E402  (class-set wildcard)
-from lcsbench.data.validate import subjects_digest as manifest_digest  # noqa: E402
+from lcsbench.data import subjects_digest  # noqa: E402  (validate-dataset checks the DAG's subject list)
 from lcsbench.methods import METHODS  # noqa: E402  (the registry names the method wildcard)
 from lcsbench.papers import PAPERS  # noqa: E402  (each has rules/papers/<paper>.smk)
 
@@ -74,11 +74,6 @@ def _subjects():
 
 
 SUBJECTS = _subjects()
-
-
-def subjects_digest():
-    """A short digest of the subject list the DAG was built from (validation checks it)."""
-    return manifest_digest(SUBJECTS)
 
 
 def manifest_path():

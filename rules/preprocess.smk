@@ -11,7 +11,7 @@ rule validate_dataset:
     params:
         n_splits=config["splits"]["n_splits"],
         sizes=split_sizes(),
-        subjects=subjects_digest(),
+        subjects=subjects_digest(SUBJECTS),
         allow_outside="--allow-outside" if config["dataset"]["allow_outside_paths"] else "",
     log:
         f"{LOGS}/validate_dataset.log",

@@ -57,20 +57,23 @@ def test_train_rejects_bad_input(data, tmp_path, capsys, change, message):
     assert not any(tmp_path.glob("m.*")) and not (tmp_path / "h.csv").exists()
 
 
-def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
-    assert main(_train(data, tmp_path)) == 0
-    out = tmp_path / "pred"
-    args = [
+def _predict(data, model: Path, out: Path, classes: tuple[str, ...]) -> list[str]:
+    return [
         "predict",
-        *run_args(data, "lcs", ("ball_L", "core", "rod_L"), 3),
+        *run_args(data, "lcs", classes, len(classes)),
         "--prep-dir",
         str(data["prep"]),
         "--model",
-        str(tmp_path / "m.pt"),
+        str(model),
         "--out-dir",
         str(out),
     ]
-    assert main(args) == 2
+
+
+def test_predict_rejects_a_model_of_other_classes(data, tmp_path, capsys):
+    assert main(_train(data, tmp_path)) == 0
+    out = tmp_path / "pred"
+    assert main(_predict(data, tmp_path / "m.pt", out, ("ball_L", "core", "rod_L"))) == 2
     assert "do not cover class set first3 exactly once" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".pred*"))
 
@@ -95,17 +98,7 @@ def test_bad_checkpoint_is_moved_aside_and_the_rerun_starts_over(data, tmp_path,
 def test_bad_model_file_is_moved_aside(data, tmp_path, capsys, content):
     (tmp_path / "m.pt").write_bytes(content)
     out = tmp_path / "pred"
-    args = [
-        "predict",
-        *run_args(data, "lcs", ("ball_L", "core"), 2),
-        "--prep-dir",
-        str(data["prep"]),
-        "--model",
-        str(tmp_path / "m.pt"),
-        "--out-dir",
-        str(out),
-    ]
-    assert main(args) == 2
+    assert main(_predict(data, tmp_path / "m.pt", out, ("ball_L", "core"))) == 2
     err = capsys.readouterr().err.strip()
     assert "model file" in err and str(tmp_path / "m.pt") in err and "moved it to" in err and "\n" not in err
     assert "weights_only" not in err

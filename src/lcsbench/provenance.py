@@ -458,8 +458,8 @@ def audit_config(configfiles: list[str] | None, schema: str) -> dict:
     import yaml
     from snakemake.utils import update_config, validate
 
-    if configfiles is None and workflow_config() is not None:
-        return workflow_config()  # run as a Snakemake rule: the run's own config
+    if configfiles is None and (running := workflow_config()) is not None:
+        return running  # run as a Snakemake rule: the run's own config
     config: dict = {}
     for f in configfiles or ["config.yaml"]:
         if not Path(f).is_file():

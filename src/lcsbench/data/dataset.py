@@ -197,12 +197,14 @@ def check_headers(subject: str, files: dict[str, str]) -> tuple[dict[str, nib.Ni
     return imgs, problems + grid_problems(subject, files, imgs)
 
 
-def check_voxels(subject: str, files: dict[str, str], label_ids: set[int]) -> list[str]:
-    """Every voxel problem of one subject whose headers passed (reads every voxel)."""
+def check_voxels(
+    subject: str, files: dict[str, str], imgs: dict[str, nib.Nifti1Image], label_ids: set[int]
+) -> list[str]:
+    """Every voxel problem of one subject whose headers (``imgs``, from :func:`check_headers`) passed."""
     problems = []
     for role, path in files.items():
         try:
-            data = read_voxels(open_header(path, role, subject), path, role, subject)
+            data = read_voxels(imgs[role], path, role, subject)
         except InputError as exc:
             problems.append(str(exc))
             continue

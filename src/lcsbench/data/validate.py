@@ -7,26 +7,21 @@ release the GIL). All problems of all subjects are reported together, one line e
 
 from __future__ import annotations
 
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lcsbench.data import subjects_digest
 from lcsbench.data.dataset import check_headers, check_subject_count, check_voxels, read_manifest, subject_files
 from lcsbench.data.labels import read_label_table
 from lcsbench.errors import InputError
 from lcsbench.io import save_json
 
 
-def subjects_digest(subjects) -> str:
-    """The digest rules/common.smk computes of the manifest's subject list."""
-    return hashlib.sha256("\n".join(subjects).encode()).hexdigest()[:16]
-
-
-def _voxel_problems(subject: str, files: dict[str, str], label_ids: set[int]) -> list[str]:
+def _voxel_problems(subject: str, files: dict[str, str], imgs: dict, label_ids: set[int]) -> list[str]:
     """:func:`check_voxels`, with an unforeseen failure turned into this subject's problem line."""
     try:
-        return check_voxels(subject, files, label_ids)
+        return check_voxels(subject, files, imgs, label_ids)
     except Exception as exc:  # noqa: BLE001  (one odd file must not hide every other subject's problems)
         return [f"subject {subject}: its files could not be read ({type(exc).__name__}: {exc}); check them"]
 
@@ -54,15 +49,16 @@ def validate_dataset(
         raise InputError(f"manifest {manifest} changed since the workflow was parsed; rerun snakemake")
     files = {r.subject: subject_files(r) for r in df.itertuples()}
     per_subject = dict(row_problems)  # a row with a bad path: its files are not opened
+    headers = {}
     for subject, f in files.items():
         if subject not in per_subject:
-            per_subject[subject] = check_headers(subject, f)[1]
+            headers[subject], per_subject[subject] = check_headers(subject, f)
     todo = [s for s in files if not per_subject[s]]
     print(f"headers of {len(files)} subjects read; reading the voxels of {len(todo)}", flush=True)
     label_ids = set(table["id"].astype(int))
     step = max(1, len(todo) // 10)
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        jobs = pool.map(lambda s: (s, _voxel_problems(s, files[s], label_ids)), todo)
+        jobs = pool.map(lambda s: (s, _voxel_problems(s, files[s], headers[s], label_ids)), todo)
         for i, (subject, found) in enumerate(jobs, 1):
             per_subject[subject] += found
             if i % step == 0 or i == len(todo):

@@ -9,6 +9,7 @@ memory probe).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 from lcsbench.methods.registry import Registry
@@ -16,13 +17,14 @@ from lcsbench.methods.registry import Registry
 SAMPLERS: Registry = Registry("sampler")
 
 
-class _Sampling:
+class _Sampling(ABC):
     cond_channels = 0
     #: inference variants (name -> ``shared`` argument of ``probabilities``), for the bench
     inference_variants: dict[str, bool] = {"": True}
 
+    @abstractmethod
     def out_channels(self, n_classes: int) -> int:
-        raise NotImplementedError
+        """Output channels of a network trained with this sampler for ``n_classes`` classes."""
 
     def random_batch(self, batch: int, n_classes: int, grid: list[int], device):
         """Random image, sparse binary target and atlas of the shapes a training step sees."""

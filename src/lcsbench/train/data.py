@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,7 +168,7 @@ class Batch:
         return Batch(self.image.to(device), self.target.to(device), atlas, self.groups, self.flipped)
 
 
-class Sampler:
+class Sampler(ABC):
     """Draws training batches from one ``torch.Generator`` (checkpointed for exact resume).
 
     Subclasses say what a sample holds (:meth:`_draw`). With probability ``flip_prob`` the image
@@ -213,13 +214,13 @@ class Sampler:
             window.append(slice(lo, lo + p))
         return tuple(window)
 
+    @abstractmethod
     def _draw(self, s: GridSubject, flip: bool) -> tuple[list[int], list[torch.Tensor], torch.Tensor | None]:
         """(classes of the sample, target channels, atlas input or None)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _window_class(self, target: torch.Tensor) -> torch.Tensor:
         """The target channel whose voxel the training window is placed around."""
-        raise NotImplementedError
 
     def sample(self) -> Batch:
         images, targets, atlases, groups, flips = [], [], [], [], []
