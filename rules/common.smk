@@ -163,6 +163,7 @@ TRAINED_RUNS = []  # run keys that are trained
 EVALUATED_RUNS = []  # run keys whose test predictions are scored
 MODEL_PARTS = {}  # (method, class_set) -> class sets of the models a run is predicted with (merged)
 PAPER_TARGETS = []  # figures, tables and statistics of every paper
+BENCH_TARGETS = []  # each paper's performance probes, built by `snakemake bench`
 SUMMARY_SECTIONS = []  # each paper's section of results/summary.md, in order
 
 

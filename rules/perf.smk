@@ -1,7 +1,7 @@
 """Performance benchmark (`snakemake bench`, not part of the default run): memory, inference, throughput."""
 
 
-rule bench:
+rule bench_probes:
     """Training memory vs class count, inference time of every method and variant, training throughput."""
     input:
         grid=expand(grid_file("{subject}"), subject=SUBJECTS),
@@ -38,3 +38,10 @@ rule bench:
         " --grid-dir {params.grid_dir} --threads {threads} --out-memory {output.memory}"
         " --out-inference {output.inference} --out-throughput {output.throughput}"
         " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} --out-record {output.record} > {log} 2>&1"
+
+
+rule bench:
+    """Target: the performance probes above and every paper's (e.g. the LCS paper's memory, §3.2)."""
+    input:
+        rules.bench_probes.output,
+        BENCH_TARGETS,

@@ -10,6 +10,7 @@ include: "lcs_common.smk"
 rule class_count:
     """§3.1 / Fig. 2: both methods on the first N classes; paired tests per class count, Holm-corrected."""
     input:
+        unpack(lcs_untrained_input),
         metrics=run_metrics(lcs_class_count_runs()),
     output:
         table=report("results/tables/class_count.csv", category="Class count (Fig. 2)", labels={"artifact": "table"}),
@@ -19,6 +20,7 @@ rule class_count:
         figure_pdf="results/figures/class_count.pdf",
     params:
         methods=" ".join(LCS["class_count"]["methods"]),
+        untrained=lcs_untrained_args,
     log:
         f"{LOGS}/class_count.log",
     benchmark:
@@ -31,7 +33,7 @@ rule class_count:
         runtime=5,
         gpu=0,
     shell:
-        "python -m lcsbench class-count --metrics {input.metrics} --methods {params.methods}"
+        "python -m lcsbench class-count --metrics {input.metrics} --methods {params.methods} {params.untrained}"
         " --out-table {output.table} --out-markdown {output.markdown} --out-stats {output.stats}"
         " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
 
@@ -39,6 +41,7 @@ rule class_count:
 rule all_classes:
     """§3.2 / Fig. 3: one LCS model for every label vs the baseline split into label groups, merged."""
     input:
+        unpack(lcs_untrained_input),
         metrics=run_metrics(lcs_all_classes_runs()),
         label_table=label_table_path(),
     output:
@@ -49,6 +52,7 @@ rule all_classes:
         figure_pdf="results/figures/all_classes.pdf",
     params:
         methods=" ".join(LCS["all_classes"]["methods"]),
+        untrained=lcs_untrained_args,
     log:
         f"{LOGS}/all_classes.log",
     benchmark:
@@ -61,7 +65,7 @@ rule all_classes:
         runtime=5,
         gpu=0,
     shell:
-        "python -m lcsbench all-classes --metrics {input.metrics} --methods {params.methods}"
+        "python -m lcsbench all-classes --metrics {input.metrics} --methods {params.methods} {params.untrained}"
         " --label-table {input.label_table} --out-table {output.table} --out-markdown {output.markdown}"
         " --out-stats {output.stats} --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
 

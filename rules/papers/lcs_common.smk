@@ -5,6 +5,24 @@ for _key in ("class_count", "all_classes"):
     check_methods(LCS[_key]["methods"], f"papers.lcs.{_key}.methods")
 check_methods([LCS["novel_labels"]["method"]], "papers.lcs.novel_labels.method")
 check_methods(LCS["memory"]["methods"], "papers.lcs.memory.methods")
+UNTRAINED = LCS["untrained_reference"]
+if UNTRAINED is not None:
+    check_methods([UNTRAINED], "papers.lcs.untrained_reference")
+    if METHODS[UNTRAINED].trainable:
+        raise WorkflowError(f"papers.lcs.untrained_reference: {UNTRAINED} trains; name a method with nothing to train")
+
+
+def lcs_untrained_runs():
+    """The untrained reference, scored once per split on every fine label."""
+    return expand(RUN, method=UNTRAINED, class_set="fine", split=SPLITS) if UNTRAINED else []
+
+
+def lcs_untrained_input(wildcards):
+    return {"untrained": run_metrics(lcs_untrained_runs())} if UNTRAINED else {}
+
+
+def lcs_untrained_args(wildcards, input):
+    return f"--untrained-metrics {' '.join(input.untrained)}" if "untrained" in input.keys() else ""
 
 
 def lcs_class_count_runs():
@@ -29,13 +47,19 @@ def lcs_targets():
         ("class_count", True),
         ("all_classes", LCS["all_classes"]["enabled"]),
         ("novel_labels", LCS["novel_labels"]["enabled"]),
-        ("memory", LCS["memory"]["enabled"]),
     ):
         if enabled:
             targets += [f"results/tables/{name}.{x}" for x in ("csv", "md")]
             targets += [f"results/figures/{name}.{x}" for x in ("png", "pdf")]
-            targets += [f"results/stats/{name}.json"] if name != "memory" else []
+            targets += [f"results/stats/{name}.json"]
     return targets
+
+
+def lcs_bench_targets():
+    """§3.2's memory probes (paper grid: minutes per probe on a CPU) belong to `snakemake bench`."""
+    if not LCS["memory"]["enabled"]:
+        return []
+    return [f"results/tables/memory.{x}" for x in ("csv", "md")] + [f"results/figures/memory.{x}" for x in ("png", "pdf")]
 
 
 def lcs_summary_inputs(wildcards):
@@ -44,8 +68,6 @@ def lcs_summary_inputs(wildcards):
         out["all_classes"] = "results/stats/all_classes.json"
     if LCS["novel_labels"]["enabled"]:
         out |= {"novel_table": "results/tables/novel_labels.csv", "novel_stats": "results/stats/novel_labels.json"}
-    if LCS["memory"]["enabled"]:
-        out["memory"] = "results/tables/memory.csv"
     return out
 
 
@@ -55,12 +77,13 @@ def lcs_summary_args(wildcards, input):
 
 # §3.2: a method that is not label conditioned (more than one output channel for two classes) is
 # trained as `split_models` models of consecutive label groups whose probabilities are merged.
-_n = LCS["all_classes"]["split_models"]
+_n = LCS["all_classes"]["split_models"][SCALE]
 if LCS["all_classes"]["enabled"] and _n > 1:
     for _m in LCS["all_classes"]["methods"]:
         if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:
             MODEL_PARTS[(_m, "fine")] = [f"fine{i}of{_n}" for i in range(1, _n + 1)]
-EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs()
+EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs() + lcs_untrained_runs()
 TRAINED_RUNS += lcs_novel_label_runs()
 PAPER_TARGETS += lcs_targets()
+BENCH_TARGETS += lcs_bench_targets()
 SUMMARY_SECTIONS.append("results/summary/lcs.md")

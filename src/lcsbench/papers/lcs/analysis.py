@@ -32,14 +32,43 @@ def _paired(subjects: pd.DataFrame, methods: list[str], source: str) -> tuple[np
     return wide[methods[0]].to_numpy(), wide[methods[1]].to_numpy(), wide.reset_index()
 
 
-def class_count(metrics: pd.DataFrame, methods: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """(per class count table, per subject table, stats) of the class-count experiment (Fig. 2)."""
-    metrics = metrics[metrics["class_set"].str.fullmatch(r"first\d+")]
+def untrained_dice(untrained: pd.DataFrame, classes: list[str], subjects: pd.DataFrame) -> pd.Series:
+    """Per test subject (``subjects``' split, subject) mean Dice of an untrained reference over ``classes``.
+
+    The reference (e.g. the atlas copied onto every test subject) is scored once on all fine labels;
+    its Dice for a class does not depend on the class set a trained run used.
+    """
+    missing = sorted(set(classes) - set(untrained["class"]))
+    if missing:
+        raise InputError(
+            f"the untrained reference ({untrained['method'].iloc[0]}) was scored on the fine labels, which lack "
+            f"{missing}; set papers.lcs.untrained_reference to null for classes that are not fine labels"
+        )
+    means = untrained[untrained["class"].isin(classes)].groupby(KEYS)["dice"].mean()
+    keys = pd.MultiIndex.from_frame(subjects[KEYS])
+    if not keys.isin(means.index).all():
+        raise InputError("the untrained reference was not scored on the same test subjects; rerun evaluate")
+    return means.reindex(keys)
+
+
+def class_count(
+    metrics: pd.DataFrame, methods: list[str], untrained: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(per class count table, per subject table, stats) of the class-count experiment (Fig. 2).
+
+    ``untrained``: per-class metrics of a method with nothing to learn (shown, not tested).
+    """
+    metrics = metrics[metrics["class_set"].str.fullmatch(r"first\d+") & metrics["method"].isin(methods)]
     subjects = subject_means(metrics)
     rows, paired = [], []
     for k, group in subjects.groupby("n_classes"):
         ref, new, wide = _paired(group, methods, f"class count {k}")
-        rows.append({"n_classes": int(k), **paired_comparison(ref, new)})
+        row = {"n_classes": int(k), **paired_comparison(ref, new)}
+        if untrained is not None:
+            classes = metrics.loc[metrics["n_classes"] == k, "class"].unique().tolist()
+            wide["untrained"] = untrained_dice(untrained, classes, wide).to_numpy()
+            row["untrained_mean"] = float(wide["untrained"].mean())
+        rows.append(row)
         paired.append(wide.assign(n_classes=int(k)))
     table = pd.DataFrame(rows)
     table["p_ttest_holm"] = holm(table["p_ttest"].tolist())
@@ -47,11 +76,15 @@ def class_count(metrics: pd.DataFrame, methods: list[str]) -> tuple[pd.DataFrame
     table["paper_p_ttest"] = [CLASS_COUNT_P.get(int(k), float("nan")) for k in table["n_classes"]]
     table.insert(1, "reference", methods[0])
     table.insert(2, "contender", methods[1])
-    per_subject = pd.concat(paired, ignore_index=True)[["n_classes", *KEYS, *methods]]
+    if untrained is not None:
+        table.insert(3, "untrained", untrained["method"].iloc[0])
+    extra = ["untrained"] if untrained is not None else []
+    per_subject = pd.concat(paired, ignore_index=True)[["n_classes", *KEYS, *methods, *extra]]
     stats = {
         "experiment": "class_count",
         "reference": methods[0],
         "contender": methods[1],
+        "untrained": untrained["method"].iloc[0] if untrained is not None else None,
         "value": "per test subject: mean Dice over the trained classes",
         "tests": "paired t-test and Wilcoxon signed-rank (two-sided); Holm over class counts (statsmodels)",
         "rows": table.to_dict(orient="records"),
@@ -59,11 +92,13 @@ def class_count(metrics: pd.DataFrame, methods: list[str]) -> tuple[pd.DataFrame
     return table, per_subject, stats
 
 
-def all_classes(metrics: pd.DataFrame, methods: list[str], labels: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def all_classes(
+    metrics: pd.DataFrame, methods: list[str], labels: pd.DataFrame, untrained: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, dict]:
     """(per class table sorted by the reference's Dice, stats) of the all-classes experiment (Fig. 3)."""
-    metrics = metrics[metrics["class_set"] == "fine"]
+    metrics = metrics[(metrics["class_set"] == "fine") & metrics["method"].isin(methods)]
     subjects = subject_means(metrics)
-    ref, new, _ = _paired(subjects, methods, "all classes")
+    ref, new, wide = _paired(subjects, methods, "all classes")
     per_class = metrics.pivot_table(index="class", columns="method", values="dice", aggfunc="mean")[methods]
     side = labels.set_index("name")["hemisphere"]
     table = pd.DataFrame(
@@ -75,6 +110,11 @@ def all_classes(metrics: pd.DataFrame, methods: list[str], labels: pd.DataFrame)
         }
     )
     table["diff"] = table[f"{methods[1]}_dice"] - table[f"{methods[0]}_dice"]
+    global_dice = {}
+    if untrained is not None:
+        name = untrained["method"].iloc[0]
+        table[f"{name}_dice"] = table["class"].map(untrained.groupby("class")["dice"].mean()).to_numpy()
+        global_dice[name] = float(untrained_dice(untrained, per_class.index.tolist(), wide).mean())
     table = table.sort_values([f"{methods[0]}_dice", "class"], kind="mergesort").reset_index(drop=True)
     cmp = paired_comparison(ref, new)
     stats = {
@@ -83,7 +123,8 @@ def all_classes(metrics: pd.DataFrame, methods: list[str], labels: pd.DataFrame)
         "contender": methods[1],
         "n_classes": int(len(table)),
         "value": "per test subject: mean Dice over all classes (global mean Dice)",
-        "global_dice": {methods[0]: cmp["reference_mean"], methods[1]: cmp["contender_mean"]},
+        "global_dice": {methods[0]: cmp["reference_mean"], methods[1]: cmp["contender_mean"], **global_dice},
+        "untrained": untrained["method"].iloc[0] if untrained is not None else None,
         "classes_contender_better": int((table["diff"] > 0).sum()),
         "comparison": cmp,
         "paper_global_dice": ALL_CLASSES_DICE,

@@ -12,8 +12,8 @@ from lcsbench.errors import InputError
 #: The config keys each subcommand depends on (provenance records; "{scale}" is the configured scale).
 CONFIG_KEYS: dict[str, list[str]] = {
     "novel-labels": ["scale", "scales.{scale}.label_batch", "papers.lcs.novel_labels"],
-    "class-count": ["papers.lcs.class_count"],
-    "all-classes": ["papers.lcs.all_classes"],
+    "class-count": ["papers.lcs.class_count", "papers.lcs.untrained_reference"],
+    "all-classes": ["papers.lcs.all_classes", "papers.lcs.untrained_reference"],
     "novel-labels-table": [],
     "memory": ["scale", "scales", "papers.lcs.memory"],
     "lcs-summary": [],
@@ -26,7 +26,8 @@ def cmd_class_count(a: argparse.Namespace) -> None:
     from lcsbench.papers.lcs.analysis import class_count
     from lcsbench.papers.lcs.figures import class_count_figure
 
-    table, per_subject, stats = class_count(read_csvs(a.metrics, "metrics"), a.methods)
+    untrained = read_csvs(a.untrained_metrics, "metrics") if a.untrained_metrics else None
+    table, per_subject, stats = class_count(read_csvs(a.metrics, "metrics"), a.methods, untrained)
     write_table(table, a.out_table, a.out_markdown)
     save_json(stats, a.out_stats)
     class_count_figure(per_subject, table, a.methods, [a.out_figure, a.out_figure_pdf])
@@ -41,7 +42,8 @@ def cmd_all_classes(a: argparse.Namespace) -> None:
     from lcsbench.papers.lcs.analysis import all_classes
     from lcsbench.papers.lcs.figures import all_classes_figure
 
-    table, stats = all_classes(read_csvs(a.metrics, "metrics"), a.methods, read_label_table(a.label_table))
+    untrained = read_csvs(a.untrained_metrics, "metrics") if a.untrained_metrics else None
+    table, stats = all_classes(read_csvs(a.metrics, "metrics"), a.methods, read_label_table(a.label_table), untrained)
     write_table(table, a.out_table, a.out_markdown)
     save_json(stats, a.out_stats)
     all_classes_figure(table, stats, a.methods, [a.out_figure, a.out_figure_pdf])
@@ -124,12 +126,14 @@ def register(sub) -> None:
     s = sub.add_parser("class-count", help=cmd_class_count.__doc__)
     s.add_argument("--metrics", nargs="+", required=True, help="metrics.csv of every run of the experiment")
     s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    s.add_argument("--untrained-metrics", nargs="+", help="fine-label metrics.csv of an untrained reference")
     add_figure_outputs(s)
     s.set_defaults(func=cmd_class_count)
 
     s = sub.add_parser("all-classes", help=cmd_all_classes.__doc__)
     s.add_argument("--metrics", nargs="+", required=True, help="metrics.csv of every run of the experiment")
     s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    s.add_argument("--untrained-metrics", nargs="+", help="fine-label metrics.csv of an untrained reference")
     s.add_argument("--label-table", required=True)
     add_figure_outputs(s)
     s.set_defaults(func=cmd_all_classes)

@@ -43,6 +43,9 @@ def class_count_figure(per_subject: pd.DataFrame, table: pd.DataFrame, methods: 
             ax.plot([x0, x1], [a, b], color="0.7", lw=0.6, zorder=1)
         for x, m, c in ((x0, methods[0], COLOURS[0]), (x1, methods[1], COLOURS[1])):
             ax.scatter(np.full(len(d), x), d[m], s=12, color=c, zorder=2, label=m if i == 0 else None)
+        if "untrained" in d:  # an untrained reference (the atlas copied): its mean, a dashed bar
+            ax.hlines(d["untrained"].mean(), x0 - 0.3, x1 + 0.3, colors="0.3", linestyles="--", lw=1,
+                      label=f"{table['untrained'].iloc[0]} (mean)" if i == 0 else None)  # fmt: skip
         row = table[table["n_classes"] == k].iloc[0]
         top = max(d[methods].max())
         ax.text(x0 + 0.5, top + 0.02, _p(row["p_ttest"]), ha="center", fontsize=8)
@@ -69,6 +72,9 @@ def all_classes_figure(table: pd.DataFrame, stats: dict, methods: list[str], pat
         x = np.arange(len(d))
         for m, c in zip(methods, COLOURS):
             ax.plot(x, d[f"{m}_dice"], "o-", ms=3, lw=0.8, color=c, label=m)
+        if stats.get("untrained"):
+            u = stats["untrained"]
+            ax.plot(x, d[f"{u}_dice"], "--", lw=0.8, color="0.4", label=u)
         ax.set_xticks(x, [n.removesuffix("_L").removesuffix("_R") for n in d["class"]], rotation=90, fontsize=5)
         ax.set_title(names[s], fontsize=9)
     axes[0].set_ylabel("mean test Dice")
@@ -76,7 +82,7 @@ def all_classes_figure(table: pd.DataFrame, stats: dict, methods: list[str], pat
     g = stats["global_dice"]
     fig.suptitle(
         f"All {stats['n_classes']} classes, sorted by {methods[0]} Dice. Global mean Dice: "
-        f"{methods[0]} {g[methods[0]]:.3f}, {methods[1]} {g[methods[1]]:.3f} "
+        f"{', '.join(f'{m} {v:.3f}' for m, v in g.items())} "
         f"(paper: {', '.join(f'{m} {v:.3f}' for m, v in stats['paper_global_dice'].items())})",
         fontsize=9,
     )

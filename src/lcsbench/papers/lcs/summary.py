@@ -30,6 +30,8 @@ def _verdict(diff: float, p: float, contender: str, reference: str) -> str:
 
 def class_count_section(table: pd.DataFrame) -> list[str]:
     ref, new = table["reference"].iloc[0], table["contender"].iloc[0]
+    untrained = table["untrained"].iloc[0] if "untrained" in table else None
+    u_head, u_rule = (f" {untrained} |", "---|") if untrained else ("", "")
     out = [
         "### Class count (paper §3.1, Fig. 2)",
         "",
@@ -38,9 +40,9 @@ def class_count_section(table: pd.DataFrame) -> list[str]:
         f"Per test subject: mean Dice over the trained classes; {int(table['n'].iloc[0])} test subjects "
         f"(all splits). Holm-corrected over class counts. Source: `results/tables/class_count.csv`.",
         "",
-        f"| classes | {ref} | {new} | {new} − {ref} [95 % CI] | d_z | p t-test | p Holm | p Wilcoxon | "
+        f"| classes |{u_head} {ref} | {new} | {new} − {ref} [95 % CI] | d_z | p t-test | p Holm | p Wilcoxon | "
         "paper p t-test | here | paper |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"|---|{u_rule}---|---|---|---|---|---|---|---|---|---|",
     ]
     agree = 0
     for r in table.itertuples():
@@ -52,7 +54,8 @@ def class_count_section(table: pd.DataFrame) -> list[str]:
         )
         agree += here == paper.replace("lcs", new)
         out.append(
-            f"| {r.n_classes} | {_f(r.reference_mean)} | {_f(r.contender_mean)} | {r.mean_diff:+.3f} "
+            f"| {r.n_classes} |{f' {_f(r.untrained_mean)} |' if untrained else ''} {_f(r.reference_mean)} | "
+            f"{_f(r.contender_mean)} | {r.mean_diff:+.3f} "
             f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {_f(r.cohen_dz, 2)} | {_p(r.p_ttest)} | {_p(r.p_ttest_holm)} | "
             f"{_p(r.p_wilcoxon)} | {_p(r.paper_p_ttest)} | {here} | {paper} |"
         )
@@ -60,7 +63,14 @@ def class_count_section(table: pd.DataFrame) -> list[str]:
         "",
         f"In words: the paper finds LCS and the baseline comparable at 2 and 4 classes and LCS significantly "
         f"better from 6 classes on. Here the verdict (Holm-corrected p < {ALPHA}) matches the paper's at "
-        f"{agree} of {len(table)} class counts.",
+        f"{agree} of {len(table)} class counts."
+        + (
+            f" Learning adds over copying the atlas ({untrained}) where a method's Dice exceeds "
+            f"{untrained}'s: {ref} at {int((table['reference_mean'] > table['untrained_mean']).sum())}, {new} at "
+            f"{int((table['contender_mean'] > table['untrained_mean']).sum())} of {len(table)} class counts."
+            if untrained
+            else ""
+        ),
         "",
     ]
     return out
@@ -69,6 +79,7 @@ def class_count_section(table: pd.DataFrame) -> list[str]:
 def all_classes_section(stats: dict) -> list[str]:
     ref, new = stats["reference"], stats["contender"]
     g, c = stats["global_dice"], stats["comparison"]
+    untrained = stats.get("untrained")
     here = _verdict(c["mean_diff"], c["p_ttest"], new, ref)
     paper_sign = "higher" if ALL_CLASSES_DICE["lcs"] > ALL_CLASSES_DICE["baseline"] else "lower"
     same = (g[new] > g[ref]) == (paper_sign == "higher")
@@ -90,7 +101,8 @@ def all_classes_section(stats: dict) -> list[str]:
         "",
         f"In words: the paper's LCS has a {paper_sign} global Dice than its 10 baseline models; here {new} is "
         f"{'higher' if g[new] > g[ref] else 'lower'} ({here}), so the direction "
-        f"{'agrees' if same else 'does not agree'} with the paper.",
+        f"{'agrees' if same else 'does not agree'} with the paper."
+        + (f" Copying the atlas ({untrained}) scores {_f(g[untrained])}." if untrained else ""),
         "",
     ]
 
