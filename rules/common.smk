@@ -48,7 +48,7 @@ DATASET_DIR = f"{WORK}/datasets/{DATASET}"
 PREP_DIR = f"{WORK}/preprocessed/{DATASET}"
 SCALE = config["scale"]
 TRAIN = config["scales"][SCALE]
-GRID_DIR = f"{WORK}/grid/{DATASET}/f{TRAIN['grid_factor']}"
+GRID_ROOT = f"{WORK}/grid/{DATASET}"  # one folder per grid factor: f{factor}
 RUN = "{method}/{class_set}/split{split}"  # one run: a method, a class set (lcsbench.data.classes), a split
 LOGS = f"{WORK}/logs/{DATASET}"  # per dataset: two datasets may share subject ids
 BENCH = f"{WORK}/benchmarks/{DATASET}"
@@ -132,8 +132,9 @@ def class_list():
     return " ".join(config["classes"])
 
 
-def grid_file(subject):
-    return f"{GRID_DIR}/{subject}.npz"
+def grid_file(subject, factor=None):
+    """A subject at a training grid (the configured scale's unless ``factor`` is given)."""
+    return f"{GRID_ROOT}/f{TRAIN['grid_factor'] if factor is None else factor}/{subject}.npz"
 
 
 def split_file(wildcards):

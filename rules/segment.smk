@@ -5,6 +5,7 @@ wildcard_constraints:
     method="|".join(METHODS),
     class_set=CLASS_SET_PATTERN,
     split=r"\d+",
+    factor=r"\d+",
 
 
 rule training_grid:
@@ -14,14 +15,13 @@ rule training_grid:
         labels=prep("{subject}", "labels.nii.gz"),
         label_table=label_table_path(),
     output:
-        grid=grid_file("{subject}"),
+        grid=grid_file("{subject}", "{factor}"),
     params:
         subject_dir=subject_dir_of,
-        factor=TRAIN["grid_factor"],
     log:
-        f"{LOGS}/grid/{{subject}}.log",
+        f"{LOGS}/grid/f{{factor}}/{{subject}}.log",
     benchmark:
-        f"{BENCH}/grid/{{subject}}.tsv"
+        f"{BENCH}/grid/f{{factor}}/{{subject}}.tsv"
     conda:
         ENV
     threads: 1
@@ -31,7 +31,7 @@ rule training_grid:
         gpu=0,
     shell:
         "python -m lcsbench grid --subject-dir {params.subject_dir} --label-table {input.label_table}"
-        " --factor {params.factor} --out {output.grid} > {log} 2>&1"
+        " --factor {wildcards.factor} --out {output.grid} > {log} 2>&1"
 
 
 rule train:

@@ -11,10 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_readme_shows_the_generated_summary(capsys):
-    assert (
-        main(["readme", "--check", "--readme", str(ROOT / "README.md"), "--summary", str(ROOT / "results/summary.md")])
-        == 0
-    )
+    args = ["readme", "--check", "--readme", str(ROOT / "README.md"), "--summary", str(ROOT / "results/summary.md")]
+    assert main([*args, "--ablations", str(ROOT / "results/summary/ablations.md")]) == 0
 
 
 def test_splice_replaces_only_the_marked_section():
@@ -31,4 +29,11 @@ def test_check_fails_when_readme_differs(tmp_path, capsys):
     assert main(["readme", "--check", "--readme", str(readme), "--summary", str(summary)]) == 2
     assert "differs" in capsys.readouterr().err
     assert main(["readme", "--readme", str(readme), "--summary", str(summary)]) == 0
+    # the ablation section has its own markers
+    ablations = tmp_path / "ablations.md"
+    ablations.write_text("ablation 0.1\n")
+    assert main(["readme", "--readme", str(readme), "--summary", str(summary), "--ablations", str(ablations)]) == 2
+    readme.write_text(readme.read_text() + "<!-- ablations:begin -->\n<!-- ablations:end -->\n")
+    assert main(["readme", "--readme", str(readme), "--summary", str(summary), "--ablations", str(ablations)]) == 0
+    assert "ablation 0.1" in readme.read_text()
     assert main(["readme", "--check", "--readme", str(readme), "--summary", str(summary)]) == 0

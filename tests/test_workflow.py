@@ -43,14 +43,30 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert counts["preprocess"] == 30
     assert counts["splits"] == 1
     assert counts["training_grid"] == 30
-    # per split: class count 2 methods x 5 counts; all classes: LCS + 10 baseline label-group
-    # models; novel labels: LCS on the coarse labels
-    assert counts["train"] == 3 * (2 * 5 + 1 + 10 + 1)
-    # the 10 baseline models are predicted together, as one merged label map
-    assert counts["predict"] == counts["evaluate"] == 3 * (2 * 5 + 2)
+    # per split: class count 2 methods x 5 counts; all classes: LCS + the baseline (one model at the
+    # quick scale's 4 mm grid); novel labels: LCS on the coarse labels
+    assert counts["train"] == 3 * (2 * 5 + 1 + 1 + 1)
+    # ... plus the untrained reference (the atlas copied) on the fine labels
+    assert counts["predict"] == counts["evaluate"] == 3 * (2 * 5 + 2 + 1)
     assert counts["novel_labels"] == 3
-    for rule in ("class_count", "all_classes", "novel_labels_table", "memory", "lcs_summary", "summary", "provenance"):
+    for rule in ("class_count", "all_classes", "novel_labels_table", "lcs_summary", "summary", "provenance"):
         assert counts[rule] == 1
+    assert "memory" not in counts and not any(r.startswith("ablation") for r in counts)  # bench, ablations
+
+
+def test_ablations_target_plans_each_hypothesis(clean_checkout):
+    res = _run("-n", "-p", "ablations", cwd=clean_checkout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    counts = _counts(out)
+    # whole volume 2 methods x 3 splits, 2 mm 2 methods x split 1, 4x length 2 methods x 4 class sets x split 1
+    assert counts["ablation_train"] == 6 + 2 + 8
+    # the pooled baseline changes no setting: its 3 class sets x 3 splits are runs of the default run's
+    assert counts["train"] == 39 + 9
+    assert counts["ablation"] == 4 and counts["ablations_summary"] == 1
+    assert counts["training_grid"] == 30 + 30  # the 2 mm grid
+    assert '"steps": 2400' in out and '"patience": 1200' in out and '"patch": null' in out
+    assert "--config-key papers.lcs.ablations.grid-2mm" in out
 
 
 def test_experiment_grid_follows_config(clean_checkout):
@@ -73,7 +89,7 @@ def test_paper_scale_dry_run_prints_job_counts(clean_checkout):
     res = _run("-n", "--config", "scale=paper", cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr
     counts = _counts(res.stdout + res.stderr)
-    assert counts["train"] == 66 and counts["evaluate"] == 36 and counts["training_grid"] == 30
+    assert counts["train"] == 66 and counts["evaluate"] == 39 and counts["training_grid"] == 30
 
 
 def test_paper_scale_trains_on_the_full_grid(clean_checkout):

@@ -5,6 +5,7 @@ and summary section to the generic rules (rules/common.smk).
 """
 
 include: "lcs_common.smk"
+include: "lcs_ablations.smk"
 
 
 rule class_count:

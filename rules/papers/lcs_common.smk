@@ -87,3 +87,88 @@ TRAINED_RUNS += lcs_novel_label_runs()
 PAPER_TARGETS += lcs_targets()
 BENCH_TARGETS += lcs_bench_targets()
 SUMMARY_SECTIONS.append("results/summary/lcs.md")
+
+
+# Ablations (`snakemake ablations`, outside the default run; rules/papers/lcs_ablations.smk) -
+ABLATIONS = LCS["ablations"]
+for _name, _a in ABLATIONS.items():
+    check_methods(_a["methods"], f"papers.lcs.ablations.{_name}.methods")
+    _bad = sorted(set(_a.get("splits") or []) - set(SPLITS))
+    if _bad:
+        raise WorkflowError(f"papers.lcs.ablations.{_name}.splits: {_bad} are not splits of splits.n_splits")
+
+
+def ablation_scale(name):
+    """The configured scale with the ablation's overrides; step cap and patience times ``steps_factor``."""
+    a = ABLATIONS[name]
+    scale = {**TRAIN, **a.get("scale", {})}
+    factor = a.get("steps_factor", 1)
+    scale["steps"] = int(round(scale["steps"] * factor))
+    if scale.get("patience"):
+        scale["patience"] = int(round(scale["patience"] * factor))
+    return scale
+
+
+def ablation_root(name):
+    """Where an ablation's runs live: the default run's own when it changes no setting (e.g. another method)."""
+    return "" if ablation_scale(name) == TRAIN else f"ablations/{name}/"
+
+
+def ablation_runs(name):
+    a = ABLATIONS[name]
+    return expand(RUN, method=a["methods"], class_set=a["class_sets"], split=a.get("splits") or SPLITS)
+
+
+def _histories(root, runs):
+    out = []
+    for r in runs:
+        method, class_set, split = parse_run(r)
+        if METHODS[method].trainable:
+            out += [f"results/{root}runs/{run_key(method, c, split)}/history.csv" for c in trained_class_sets(method, class_set)]
+    return out
+
+
+def ablation_inputs(wildcards):
+    name = wildcards.ablation
+    a = ABLATIONS[name]
+    main = expand(RUN, method=LCS["class_count"]["methods"], class_set=a["class_sets"], split=a.get("splits") or SPLITS)
+    return {
+        "metrics": [f"results/{ablation_root(name)}runs/{r}/metrics.csv" for r in ablation_runs(name)],
+        "histories": _histories(ablation_root(name), ablation_runs(name)),
+        "main_metrics": run_metrics(main),
+        "main_histories": _histories("", main),
+    }
+
+
+def ablation_settings(wildcards):
+    a = ABLATIONS[wildcards.ablation]
+    return json.dumps({"scale": a.get("scale", {}), "steps_factor": a.get("steps_factor", 1)}, sort_keys=True)
+
+
+def ablation_grid(wildcards):
+    return expand(grid_file("{subject}", ablation_scale(wildcards.ablation)["grid_factor"]), subject=SUBJECTS)
+
+
+def ablation_model_input(wildcards):
+    if not METHODS[wildcards.method].trainable:
+        return {}
+    sets = trained_class_sets(wildcards.method, wildcards.class_set)
+    root = f"{WORK}/ablations/{wildcards.ablation}/runs"
+    return {"model": [f"{root}/{run_key(wildcards.method, c, wildcards.split)}/model.pt" for c in sets]}
+
+
+def ablation_init_input(wildcards):
+    source = METHODS[wildcards.method].init_from
+    if source is None:
+        return {}
+    return {"init_model": f"{WORK}/ablations/{wildcards.ablation}/runs/{run_key(source, wildcards.class_set, wildcards.split)}/model.pt"}
+
+
+def ablation_train_args(wildcards, input):
+    """The init argument and the ablation's config key (recorded in the outputs' provenance)."""
+    return f"{init_args(wildcards, input)} --config-key papers.lcs.ablations.{wildcards.ablation}".strip()
+
+
+def ablation_targets():
+    out = [f"results/ablations/{name}/{x}" for name in ABLATIONS for x in ("table.csv", "table.md", "stats.json")]
+    return out + (["results/summary/ablations.md"] if ABLATIONS else [])

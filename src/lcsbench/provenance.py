@@ -139,12 +139,17 @@ def sha256(path: str | Path, file_sha=None) -> str:
     return file_sha(p)
 
 
-def config_slice(config: dict | None, command: str) -> dict | None:
-    """The values of the config keys ``command`` depends on (None without a config)."""
+def extra_config_keys(argv: list[str]) -> list[str]:
+    """Config keys a job names beyond its subcommand's (``--config-key K``, e.g. the ablation it runs)."""
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--config-key"]
+
+
+def config_slice(config: dict | None, command: str, extra: list[str] = ()) -> dict | None:
+    """The values of the config keys ``command`` (and ``extra``) depends on (None without a config)."""
     if config is None:
         return None
     out = {}
-    for key in command_config_keys(command):
+    for key in [*command_config_keys(command), *extra]:
         value = config
         for part in key.format(scale=config.get("scale", "")).split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -230,7 +235,7 @@ class Job:
 
     def write_records(self) -> None:
         config = workflow_config()
-        sliced = config_slice(config, self.command)
+        sliced = config_slice(config, self.command, extra_config_keys(self.argv))
         peak = max(
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         )
@@ -363,7 +368,7 @@ class Auditor:
         rec = json.loads(rec_file.read_text())
         if self._hash(path) != rec["sha256"]:
             self.problems.append(Problem(path, f"content changed since `{rec['command']}` wrote it", chain))
-        want = config_hash(config_slice(self.config, rec["command"].split()[-1]))
+        want = config_hash(config_slice(self.config, rec["command"].split()[-1], extra_config_keys(rec["argv"])))
         if rec["config"]["sha256"] is None:
             self.problems.append(Problem(path, "its record names no workflow config (made outside Snakemake)", chain))
         elif self.config is not None and want != rec["config"]["sha256"]:

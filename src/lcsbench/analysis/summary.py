@@ -69,13 +69,14 @@ def build(
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def splice(readme: str, summary: str) -> str:
-    """README text with the part between the results markers replaced by ``summary``."""
-    if BEGIN not in readme or END not in readme:
-        raise ValueError(f"README lacks the markers {BEGIN} / {END}")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{summary}{END}{tail}"
+def splice(readme: str, summary: str, part: str = "results") -> str:
+    """README text with the part between the ``part`` markers replaced by ``summary``."""
+    begin, end = f"<!-- {part}:begin -->", f"<!-- {part}:end -->"
+    if begin not in readme or end not in readme:
+        raise ValueError(f"README lacks the markers {begin} / {end}")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{summary}{end}{tail}"
 
 
 def write_summary(
@@ -93,21 +94,28 @@ def write_summary(
     return text
 
 
-def update_readme(readme: str | Path, summary: str | Path, check: bool = False) -> str:
-    """Copy ``summary`` into ``readme`` between its results markers (``check``: only verify); what was done."""
+def update_readme(
+    readme: str | Path, summary: str | Path, check: bool = False, ablations: str | Path | None = None
+) -> str:
+    """Copy ``summary`` (and ``ablations``) into ``readme`` between their markers (``check``: only verify)."""
     from lcsbench.io import atomic_path
 
-    readme, summary = Path(readme), Path(summary)
-    for f in (readme, summary):
+    readme, parts = Path(readme), {"results": Path(summary)}
+    if ablations:
+        parts["ablations"] = Path(ablations)
+    for f in (readme, *parts.values()):
         if not f.is_file():
             raise InputError(f"{f} does not exist")
+    new = readme.read_text()
     try:
-        new = splice(readme.read_text(), summary.read_text())
+        for part, path in parts.items():
+            new = splice(new, path.read_text(), part)
     except ValueError as exc:
         raise InputError(f"{readme}: {exc}") from None
+    summary = " and ".join(map(str, parts.values()))
     if check:
         if new != readme.read_text():
-            raise InputError(f"{readme}'s results section differs from {summary}; run `lcsbench readme`")
+            raise InputError(f"{readme}'s generated sections differ from {summary}; run `lcsbench readme`")
         return f"{readme} shows {summary}"
     with atomic_path(readme) as tmp:
         Path(tmp).write_text(new)

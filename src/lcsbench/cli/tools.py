@@ -17,10 +17,10 @@ def cmd_summary(a: argparse.Namespace) -> None:
 
 
 def cmd_readme(a: argparse.Namespace) -> None:
-    """Copy results/summary.md into README.md between its results markers (or --check that it is there)."""
+    """Copy results/summary.md (and the ablation section) into README.md between markers (or --check)."""
     from lcsbench.analysis.summary import update_readme
 
-    print(update_readme(a.readme, a.summary, a.check))
+    print(update_readme(a.readme, a.summary, a.check, a.ablations))
 
 
 def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
@@ -69,6 +69,7 @@ def register(sub) -> None:
     s = sub.add_parser("readme", help=cmd_readme.__doc__)
     s.add_argument("--summary", default="results/summary.md")
     s.add_argument("--readme", default="README.md")
+    s.add_argument("--ablations", help="results/summary/ablations.md (`snakemake ablations`), if built")
     s.add_argument("--check", action="store_true", help="only check that README shows the summary")
     s.set_defaults(func=cmd_readme)
 

@@ -17,6 +17,8 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "novel-labels-table": [],
     "memory": ["scale", "scales", "papers.lcs.memory"],
     "lcs-summary": [],
+    "lcs-ablation": ["papers.lcs.ablations"],
+    "lcs-ablations-summary": [],
 }
 
 
@@ -107,6 +109,32 @@ def cmd_summary_section(a: argparse.Namespace) -> None:
         Path(tmp).write_text(text)
 
 
+def cmd_ablation(a: argparse.Namespace) -> None:
+    """One ablation (a hypothesis for the phantom's disagreement with the paper): table and statistics."""
+    from lcsbench.io import save_json, write_table
+    from lcsbench.papers.lcs.ablations import ablation_stats, ablation_table, best_validation
+
+    table = ablation_table(
+        a.name, a.methods, read_csvs(a.metrics, "metrics"), best_validation(a.histories),
+        a.main_methods, read_csvs(a.main_metrics, "metrics"), best_validation(a.main_histories),
+    )  # fmt: skip
+    write_table(table, a.out_table, a.out_markdown)
+    save_json(ablation_stats(table, a.name, a.hypothesis, a.settings), a.out_stats)
+    print(table[["class_set", "reference_test", "contender_test", "p_holm", "verdict", "main_verdict"]].to_string())
+
+
+def cmd_ablations_summary(a: argparse.Namespace) -> None:
+    """README's ablation section, from every ablation's statistics."""
+    from lcsbench.io import atomic_path
+    from lcsbench.papers.lcs.ablations import section
+
+    for f in a.stats:
+        if not Path(f).is_file():
+            raise InputError(f"ablation statistics {f} do not exist; run `snakemake ablations`")
+    with atomic_path(a.out) as tmp:
+        Path(tmp).write_text(section([json.loads(Path(f).read_text()) for f in a.stats]))
+
+
 def register(sub) -> None:
     """Add the LCS paper's subcommands to the ``lcsbench`` parser."""
     s = sub.add_parser("novel-labels", help=cmd_novel_labels.__doc__)
@@ -154,6 +182,26 @@ def register(sub) -> None:
     s.add_argument("--threads", type=int, default=1)
     add_figure_outputs(s, stats=False)
     s.set_defaults(func=cmd_memory)
+
+    s = sub.add_parser("lcs-ablation", help=cmd_ablation.__doc__)
+    s.add_argument("--name", required=True, help="the ablation (a key of papers.lcs.ablations)")
+    s.add_argument("--hypothesis", required=True)
+    s.add_argument("--settings", type=json_arg, required=True, help="what the ablation changes (JSON)")
+    s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    s.add_argument("--metrics", nargs="+", required=True, help="metrics.csv of the ablation's runs")
+    s.add_argument("--histories", nargs="+", required=True, help="history.csv of the ablation's trained runs")
+    s.add_argument("--main-methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
+    s.add_argument("--main-metrics", nargs="+", required=True, help="metrics.csv of the default run's runs")
+    s.add_argument("--main-histories", nargs="+", required=True, help="history.csv of the default run's runs")
+    s.add_argument("--out-table", required=True)
+    s.add_argument("--out-markdown", required=True)
+    s.add_argument("--out-stats", required=True)
+    s.set_defaults(func=cmd_ablation)
+
+    s = sub.add_parser("lcs-ablations-summary", help=cmd_ablations_summary.__doc__)
+    s.add_argument("--stats", nargs="+", required=True, help="results/ablations/<ablation>/stats.json")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_ablations_summary)
 
     s = sub.add_parser("lcs-summary", help=cmd_summary_section.__doc__)
     s.add_argument("--class-count", required=True, help="results/tables/class_count.csv")
