@@ -81,7 +81,8 @@ def test_best_validation_reads_run_keys_from_paths(tmp_path):
     f.parent.mkdir(parents=True)
     pd.DataFrame({"step": [100, 200, 300], "train_loss": [1, 0.5, 0.4], "val_dice": [0.2, 0.6, 0.5]}).to_csv(f)
     row = best_validation([str(f)]).iloc[0]
-    assert (row["method"], row["class_set"], row["split"], row["val_dice"], row["steps"]) == ("lcs", "first2", 3, 0.6, 300)
+    got = (row["method"], row["class_set"], row["split"], row["val_dice"], row["steps"])
+    assert got == ("lcs", "first2", 3, 0.6, 300)
     with pytest.raises(InputError, match="does not exist"):
         best_validation([str(tmp_path / "nope/history.csv")])
 

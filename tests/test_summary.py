@@ -27,7 +27,7 @@ def test_check_fails_when_readme_differs(tmp_path, capsys):
     readme.write_text(f"{BEGIN}\ntyped 0.9\n{END}\n")
     summary.write_text("generated 0.7\n")
     assert main(["readme", "--check", "--readme", str(readme), "--summary", str(summary)]) == 2
-    assert "differs" in capsys.readouterr().err
+    assert "differ from" in capsys.readouterr().err
     assert main(["readme", "--readme", str(readme), "--summary", str(summary)]) == 0
     # the ablation section has its own markers
     ablations = tmp_path / "ablations.md"

@@ -97,7 +97,7 @@ def register(sub) -> None:
     s.add_argument("--scale-config", type=json_arg, required=True, help="the scale's training settings (JSON)")
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--seed-base", type=int, help="config seed the run seed was derived from (recorded)")
-    s.add_argument("--config-key", action="append", default=[], help="a further config key the run depends on (recorded)")
+    s.add_argument("--config-key", action="append", default=[], help="a further config key of the run (recorded)")
     s.add_argument("--checkpoint", required=True, help="resumable checkpoint, outside the declared outputs")
     s.add_argument("--init-model", help="another run's model whose weights initialise this one (init_from)")
     s.add_argument("--device", default="auto")

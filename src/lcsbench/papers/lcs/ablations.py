@@ -19,6 +19,7 @@ from lcsbench.papers.lcs.numbers import ALL_CLASSES_DICE, CLASS_COUNT_P
 
 ALPHA = 0.05
 SAME = "no significant difference"
+PAPER_WORDS = {"contender better": "lcs better", "reference better": "baseline better"}
 
 
 def verdict(diff: float, p: float, reference: str, contender: str) -> str:
@@ -169,7 +170,7 @@ def section(stats: list[dict]) -> str:
     ]
     for s in stats:
         for r in s["rows"]:
-            paper = {"contender better": "lcs better", "reference better": "baseline better"}.get(r["paper"], r["paper"])
+            paper = PAPER_WORDS.get(r["paper"], r["paper"])
             out.append(
                 f"| {s['ablation']} | {r['class_set']} | {r['splits']} | {r['reference']} / {r['contender']} | "
                 f"{_f(r['reference_val'])} / {_f(r['contender_val'])} | "
