@@ -162,3 +162,18 @@ def test_committed_results_audit_clean_in_a_clone(tmp_path):
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr
     assert " 0 problem(s)" in res.stdout and "FAIL" not in res.stdout
+
+
+def test_a_jobs_extra_config_key_enters_its_config_slice():
+    """An ablation's train job names its key (--config-key): changing the ablation changes the record's hash."""
+    config = {"seed": 1, "classes": ["a"], "scale": "quick", "scales": {"quick": {"steps": 5}},
+              "papers": {"lcs": {"ablations": {"long": {"steps_factor": 4}}}}}  # fmt: skip
+    argv = ["train", "--seed", "3", "--config-key", "papers.lcs.ablations.long"]
+    keys = provenance.extra_config_keys(argv)
+    assert keys == ["papers.lcs.ablations.long"]
+    sliced = provenance.config_slice(config, "train", keys)
+    assert sliced["papers.lcs.ablations.long"] == {"steps_factor": 4} and sliced["scales.quick"] == {"steps": 5}
+    before = provenance.config_hash(sliced)
+    config["papers"]["lcs"]["ablations"]["long"]["steps_factor"] = 2
+    assert provenance.config_hash(provenance.config_slice(config, "train", keys)) != before
+    assert "papers.lcs.ablations.long" not in provenance.config_slice(config, "train")
