@@ -43,11 +43,11 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert counts["preprocess"] == 30
     assert counts["splits"] == 1
     assert counts["training_grid"] == 30
-    # per split: class count 2 methods x 5 counts; all classes: LCS + the baseline (one model at the
-    # quick scale's 4 mm grid); novel labels: LCS on the coarse labels
-    assert counts["train"] == 3 * (2 * 5 + 1 + 1 + 1)
+    # per split: class count 2 methods x 3 counts (the quick scale's); all classes: LCS + the baseline
+    # (one model at the quick scale's 4 mm grid); novel labels: LCS on the coarse labels
+    assert counts["train"] == 3 * (2 * 3 + 1 + 1 + 1)
     # ... plus the untrained reference (the atlas copied) on the fine labels
-    assert counts["predict"] == counts["evaluate"] == 3 * (2 * 5 + 2 + 1)
+    assert counts["predict"] == counts["evaluate"] == 3 * (2 * 3 + 2 + 1)
     assert counts["novel_labels"] == 3
     for rule in ("class_count", "all_classes", "novel_labels_table", "lcs_summary", "summary", "provenance"):
         assert counts[rule] == 1

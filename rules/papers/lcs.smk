@@ -54,6 +54,7 @@ rule all_classes:
     params:
         methods=" ".join(LCS["all_classes"]["methods"]),
         untrained=lcs_untrained_args,
+        models=len(trained_class_sets(LCS["all_classes"]["methods"][0], "fine")),
     log:
         f"{LOGS}/all_classes.log",
     benchmark:
@@ -67,6 +68,7 @@ rule all_classes:
         gpu=0,
     shell:
         "python -m lcsbench all-classes --metrics {input.metrics} --methods {params.methods} {params.untrained}"
+        " --reference-models {params.models}"
         " --label-table {input.label_table} --out-table {output.table} --out-markdown {output.markdown}"
         " --out-stats {output.stats} --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} > {log} 2>&1"
 

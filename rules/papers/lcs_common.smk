@@ -25,9 +25,15 @@ def lcs_untrained_args(wildcards, input):
     return f"--untrained-metrics {' '.join(input.untrained)}" if "untrained" in input.keys() else ""
 
 
+def lcs_class_counts():
+    """The class counts of the configured scale (``class_counts`` is a list or one list per scale)."""
+    counts = LCS["class_count"]["class_counts"]
+    return counts[SCALE] if isinstance(counts, dict) else counts
+
+
 def lcs_class_count_runs():
     e = LCS["class_count"]
-    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in e["class_counts"]], split=SPLITS)
+    return expand(RUN, method=e["methods"], class_set=[f"first{n}" for n in lcs_class_counts()], split=SPLITS)
 
 
 def lcs_all_classes_runs():

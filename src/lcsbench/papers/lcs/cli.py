@@ -46,6 +46,7 @@ def cmd_all_classes(a: argparse.Namespace) -> None:
 
     untrained = read_csvs(a.untrained_metrics, "metrics") if a.untrained_metrics else None
     table, stats = all_classes(read_csvs(a.metrics, "metrics"), a.methods, read_label_table(a.label_table), untrained)
+    stats["reference_models"] = a.reference_models
     write_table(table, a.out_table, a.out_markdown)
     save_json(stats, a.out_stats)
     all_classes_figure(table, stats, a.methods, [a.out_figure, a.out_figure_pdf])
@@ -163,6 +164,7 @@ def register(sub) -> None:
     s.add_argument("--methods", nargs=2, required=True, metavar=("REFERENCE", "CONTENDER"))
     s.add_argument("--untrained-metrics", nargs="+", help="fine-label metrics.csv of an untrained reference")
     s.add_argument("--label-table", required=True)
+    s.add_argument("--reference-models", type=int, default=1, help="label-group models of the reference")
     add_figure_outputs(s)
     s.set_defaults(func=cmd_all_classes)
 
