@@ -70,6 +70,14 @@ def test_ablations_target_plans_each_hypothesis(clean_checkout):
     assert "--config-key papers.lcs.ablations.grid-2mm" in out
 
 
+def test_ablation_that_changes_nothing_at_a_scale_is_left_out_and_said(clean_checkout):
+    res = _run("-n", "ablations", "--quiet", "rules", "--config", "scale=paper", cwd=clean_checkout)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    assert "papers.lcs.ablations.whole-volume changes nothing at scale paper: left out" in out
+    assert _counts(out)["ablation"] == 3
+
+
 def test_experiment_grid_follows_config(clean_checkout):
     extra = clean_checkout / "experiment.yaml"
     extra.write_text(
@@ -80,9 +88,10 @@ def test_experiment_grid_follows_config(clean_checkout):
     res = _run("-n", "--quiet", "rules", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr
     counts = _counts(res.stdout + res.stderr)
-    # all classes: baseline (the default pair) as 4 label-group models + one LCS model
+    # all classes: baseline (the default pair) as 4 label-group models + one LCS model; the untrained
+    # atlas-copy reference is predicted and scored on the fine class set without training
     assert counts["train"] == 2 * (2 * 2 + 4 + 1)
-    assert counts["predict"] == counts["evaluate"] == 2 * (2 * 2 + 2)
+    assert counts["predict"] == counts["evaluate"] == 2 * (2 * 2 + 2 + 1)
     assert "novel_labels" not in counts and "memory" not in counts
 
 

@@ -93,7 +93,7 @@ rule ablation:
         " --settings '{params.settings}' --methods {params.methods} --metrics {input.metrics}"
         " --histories {input.histories} --main-methods {params.main_methods} --main-metrics {input.main_metrics}"
         " --main-histories {input.main_histories} --out-table {output.table} --out-markdown {output.markdown}"
-        " --out-stats {output.stats} > {log} 2>&1"
+        " --out-stats {output.stats} --config-key papers.lcs.ablations.{wildcards.ablation} > {log} 2>&1"
 
 
 rule ablations_summary:

@@ -96,7 +96,7 @@ SUMMARY_SECTIONS.append("results/summary/lcs.md")
 
 
 # Ablations (`snakemake ablations`, outside the default run; rules/papers/lcs_ablations.smk) -
-ABLATIONS = LCS["ablations"]
+ABLATIONS = dict(LCS["ablations"])
 for _name, _a in ABLATIONS.items():
     check_methods(_a["methods"], f"papers.lcs.ablations.{_name}.methods")
     _bad = sorted(set(_a.get("splits") or []) - set(SPLITS))
@@ -110,9 +110,16 @@ def ablation_scale(name):
     scale = {**TRAIN, **a.get("scale", {})}
     factor = a.get("steps_factor", 1)
     scale["steps"] = int(round(scale["steps"] * factor))
-    if scale.get("patience"):
-        scale["patience"] = int(round(scale["patience"] * factor))
+    if scale.get("patience"):  # a whole number of validation intervals
+        every = scale["eval_every"]
+        scale["patience"] = max(1, int(round(scale["patience"] * factor / every))) * every
     return scale
+
+
+for _name in list(ABLATIONS):  # e.g. whole volumes at a scale that trains on them anyway
+    if ablation_scale(_name) == TRAIN and list(ABLATIONS[_name]["methods"]) == list(LCS["class_count"]["methods"]):
+        print(f"papers.lcs.ablations.{_name} changes nothing at scale {config['scale']}: left out", file=sys.stderr)
+        del ABLATIONS[_name]
 
 
 def ablation_root(name):

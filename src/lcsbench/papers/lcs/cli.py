@@ -17,7 +17,7 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "novel-labels-table": [],
     "memory": ["scale", "scales", "papers.lcs.memory"],
     "lcs-summary": [],
-    "lcs-ablation": ["papers.lcs.ablations"],
+    "lcs-ablation": ["papers.lcs.class_count"],
     "lcs-ablations-summary": [],
 }
 
@@ -198,6 +198,7 @@ def register(sub) -> None:
     s.add_argument("--out-table", required=True)
     s.add_argument("--out-markdown", required=True)
     s.add_argument("--out-stats", required=True)
+    s.add_argument("--config-key", action="append", default=[], help="the ablation's config key (recorded)")
     s.set_defaults(func=cmd_ablation)
 
     s = sub.add_parser("lcs-ablations-summary", help=cmd_ablations_summary.__doc__)
