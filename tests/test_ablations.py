@@ -83,6 +83,10 @@ def test_best_validation_reads_run_keys_from_paths(tmp_path):
     row = best_validation([str(f)]).iloc[0]
     got = (row["method"], row["class_set"], row["split"], row["val_dice"], row["steps"])
     assert got == ("lcs", "first2", 3, 0.6, 300)
+    part = tmp_path / "results/runs/baseline/fine2of10/split1/history.csv"  # a label-group model
+    part.parent.mkdir(parents=True)
+    pd.DataFrame({"step": [100], "train_loss": [1.0], "val_dice": [0.3]}).to_csv(part)
+    assert best_validation([str(part)]).iloc[0]["class_set"] == "fine"
     with pytest.raises(InputError, match="does not exist"):
         best_validation([str(tmp_path / "nope/history.csv")])
 

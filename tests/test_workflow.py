@@ -83,7 +83,7 @@ def test_experiment_grid_follows_config(clean_checkout):
     extra.write_text(
         "splits: {n_splits: 2}\n"
         "papers: {lcs: {class_count: {methods: [baseline-pooled, lcs], class_counts: [1, 3]},"
-        " all_classes: {split_models: {quick: 4}}, novel_labels: {enabled: false}, memory: {enabled: false}}}\n"
+        " all_classes: {split_models: 4}, novel_labels: {enabled: false}, memory: {enabled: false}}}\n"
     )
     res = _run("-n", "--quiet", "rules", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr

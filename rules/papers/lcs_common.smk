@@ -83,7 +83,8 @@ def lcs_summary_args(wildcards, input):
 
 # §3.2: a method that is not label conditioned (more than one output channel for two classes) is
 # trained as `split_models` models of consecutive label groups whose probabilities are merged.
-_n = LCS["all_classes"]["split_models"][SCALE]
+_n = LCS["all_classes"]["split_models"]
+_n = _n[SCALE] if isinstance(_n, dict) else _n
 if LCS["all_classes"]["enabled"] and _n > 1:
     for _m in LCS["all_classes"]["methods"]:
         if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:

@@ -7,6 +7,7 @@ subjects, with the main comparison of the default run and with the paper's verdi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from lcsbench.papers.lcs.numbers import CLASS_COUNT_P
 
 ALPHA = 0.05
 SAME = "no significant difference"
+PART = re.compile(r"\d+of\d+$")  # a label-group model's suffix: fine3of10
 PAPER_WORDS = {"contender better": "lcs better", "reference better": "baseline better"}
 
 
@@ -41,7 +43,11 @@ def paper_verdict(class_set: str) -> str:
 
 
 def best_validation(histories: list[str]) -> pd.DataFrame:
-    """Per run (method, class_set, split): best validation Dice and steps trained, from history.csv files."""
+    """Per run (method, class_set, split): best validation Dice and steps trained, from history.csv files.
+
+    A label-group model (``fine3of10``, one part of a run split over several models) counts under
+    its run's class set, so a run's value is the mean over its parts.
+    """
     rows = []
     for f in histories:
         path = Path(f)
@@ -49,6 +55,7 @@ def best_validation(histories: list[str]) -> pd.DataFrame:
             raise InputError(f"history file {f} does not exist; rerun the train rule that writes it")
         h = pd.read_csv(path)
         method, class_set, split = path.parts[-4], path.parts[-3], int(path.parts[-2].removeprefix("split"))
+        class_set = PART.sub("", class_set)
         rows.append(
             {"method": method, "class_set": class_set, "split": split,
              "val_dice": float(h["val_dice"].max()) if len(h) else np.nan,
