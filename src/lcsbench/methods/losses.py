@@ -45,3 +45,129 @@ class SoftDice:
 @LOSSES.register("dice")
 def _dice(options: dict, n_classes: int) -> SoftDice:
     return SoftDice(pooled=bool(options.get("pooled", False)))
+
+
+# -- McKinley et al.: focal, predictive-variance and label-flip losses (multi-task sigmoid outputs) --
+
+
+def soft_focal(logits, target, gamma: float = 2.0):
+    """Per-voxel sigmoid focal loss for soft targets ``y`` in [0, 1] (written by hand).
+
+    ``-[y (1-p)^γ log p + (1-y) p^γ log(1-p)]`` with ``p = sigmoid(logits)``. For hard targets this
+    is MONAI's ``sigmoid_focal_loss`` (without alpha); MONAI's focusing term ``(1 - p_t)^γ`` takes
+    ``p_t`` from a hard target only, so it does not apply to the label-flip loss's soft targets.
+    """
+    import torch.nn.functional as F
+
+    log_p, log_not_p = F.logsigmoid(logits), F.logsigmoid(-logits)
+    return -(target * (gamma * log_not_p).exp() * log_p + (1 - target) * (gamma * log_p).exp() * log_not_p)
+
+
+def _masked_mean(loss, ignore):
+    """Mean of a per-voxel loss over the voxels not in ``ignore`` (all of them when None)."""
+    if ignore is None:
+        return loss.mean()
+    keep = (~ignore).to(loss)
+    return (loss * keep).sum() / keep.sum().clamp_min(1.0)
+
+
+class Focal:
+    """MONAI's ``FocalLoss`` on sigmoid outputs (each channel its own binary task), γ = 2 by default."""
+
+    def __init__(self, gamma: float = 2.0):
+        from monai.losses import FocalLoss
+
+        self.class_weights = None
+        self.focal = FocalLoss(gamma=gamma, use_softmax=False, reduction="none")
+
+    def __call__(self, output, batch):
+        return _masked_mean(self.focal(output.seg, batch.target), batch.ignore)
+
+
+class PredictiveVariance:
+    """Kendall & Gal's heteroscedastic classification loss (McKinley et al. §2): the ``uncertainty``
+    head predicts log σ² per voxel and task; the focal loss is averaged over ``samples`` Monte-Carlo
+    draws of the logits perturbed by N(0, σ²) (written by hand; MONAI has no such loss)."""
+
+    def __init__(self, gamma: float = 2.0, samples: int = 10):
+        from monai.losses import FocalLoss
+
+        self.class_weights = None
+        self.samples = samples
+        self.focal = FocalLoss(gamma=gamma, use_softmax=False, reduction="none")
+
+    def __call__(self, output, batch):
+        import torch
+
+        if output.uncertainty is None:
+            raise ValueError("the predictive-variance loss needs the method's 'uncertainty' head")
+        sigma = (0.5 * output.uncertainty).exp()
+        total = 0.0
+        for _ in range(self.samples):
+            total = total + self.focal(output.seg + sigma * torch.randn_like(sigma), batch.target)
+        return _masked_mean(total / self.samples, batch.ignore)
+
+
+#: s is clamped so that q = sigmoid(-exp(s)) stays strictly inside (0, 0.5) in float32.
+FLIP_S_RANGE = (-9.0, 4.4)
+
+
+def flip_logit(s):
+    """The logit of q, -exp(s), with s clamped to :data:`FLIP_S_RANGE` (q in [4e-36, 0.49997])."""
+    return -s.clamp(*FLIP_S_RANGE).exp()
+
+
+def flip_probability(s):
+    """q = sigmoid(-exp(s)) in (0, 0.5): the predicted probability that the label is flipped."""
+    import torch
+
+    return torch.sigmoid(flip_logit(s))
+
+
+class LabelFlip:
+    """The label-flip loss of McKinley et al., Eq. 1 (written by hand; no library has it).
+
+    ``L(p, (1-x) q + x (1-q)) + L(q, z)``: p from the segmentation logits, q from the
+    ``uncertainty`` head (:func:`flip_probability`), x the (weak) label, z whether the prediction
+    thresholded at p = 0.5 disagrees with x; L the soft-target focal loss (:func:`soft_focal`).
+    Voxels in ``batch.ignore`` (sporadic-error rejection) are left out.
+    """
+
+    def __init__(self, gamma: float = 2.0):
+        self.class_weights = None
+        self.gamma = gamma
+
+    def terms(self, seg_logits, flip_logits, target):
+        """The two per-voxel terms of Eq. 1 (label term, flip term)."""
+        q = flip_probability(flip_logits)
+        soft = (1 - target) * q + target * (1 - q)
+        z = ((seg_logits > 0).to(target) != target).to(target).detach()
+        return soft_focal(seg_logits, soft, self.gamma), soft_focal(flip_logit(flip_logits), z, self.gamma)
+
+    def __call__(self, output, batch):
+        if output.uncertainty is None:
+            raise ValueError("the label-flip loss needs the method's 'uncertainty' head")
+        label_term, flip_term = self.terms(output.seg, output.uncertainty, batch.target)
+        return _masked_mean(label_term + flip_term, batch.ignore)
+
+
+def sporadic_errors(seg_logits, flip_logits, target, threshold: float = 1e-3):
+    """Sporadic-error rejection (McKinley et al. §2-3): voxels where the prediction disagrees with
+    the label although the predicted flip probability is below ``threshold`` (bool, target's shape)."""
+    disagree = (seg_logits > 0) != (target > 0.5)
+    return disagree & (flip_probability(flip_logits) < threshold)
+
+
+@LOSSES.register("focal")
+def _focal(options: dict, n_classes: int) -> Focal:
+    return Focal(gamma=float(options.get("gamma", 2.0)))
+
+
+@LOSSES.register("predictive-variance")
+def _predictive_variance(options: dict, n_classes: int) -> PredictiveVariance:
+    return PredictiveVariance(gamma=float(options.get("gamma", 2.0)), samples=int(options.get("samples", 10)))
+
+
+@LOSSES.register("label-flip")
+def _label_flip(options: dict, n_classes: int) -> LabelFlip:
+    return LabelFlip(gamma=float(options.get("gamma", 2.0)))

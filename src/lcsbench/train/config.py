@@ -32,8 +32,14 @@ class TrainConfig:
     amp: str = "none"  # "none" | "bf16" (CUDA only)
     patience: int | None = None  # stop after this many steps without a new best validation Dice (None: run to steps)
     min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``
+    restart_steps: int | None = None  # steps per cosine cycle of a warm-restarts schedule (McKinley: 2 000)
+    lr_min: float = 1e-7  # the learning rate at the end of each cosine cycle
 
     def __post_init__(self) -> None:
+        if self.restart_steps is not None and self.restart_steps < 1:
+            raise InputError(
+                f"restart_steps {self.restart_steps} must be at least 1; fix scales.<scale> in config.yaml"
+            )
         if self.patience is not None and (self.patience < 1 or self.patience % self.eval_every):
             raise InputError(
                 f"patience {self.patience} must be a positive multiple of eval_every ({self.eval_every}); "

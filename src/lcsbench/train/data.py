@@ -162,10 +162,12 @@ class Batch:
     atlas: torch.Tensor | None  # (B, 2, X, Y, Z) for LCS
     groups: list[list[int]]
     flipped: list[bool]
+    ignore: torch.Tensor | None = None  # (B, C, X, Y, Z) bool: voxels left out of the loss (sporadic errors)
 
     def to(self, device: torch.device) -> Batch:
         atlas = None if self.atlas is None else self.atlas.to(device)
-        return Batch(self.image.to(device), self.target.to(device), atlas, self.groups, self.flipped)
+        ignore = None if self.ignore is None else self.ignore.to(device)
+        return Batch(self.image.to(device), self.target.to(device), atlas, self.groups, self.flipped, ignore)
 
 
 class Sampler(ABC):
