@@ -33,6 +33,10 @@ use rule train as ablation_train with:
         f"{LOGS}/ablations/{{ablation}}/train/{RUN}.log",
     benchmark:
         f"{BENCH}/ablations/{{ablation}}/train/{RUN}.tsv"
+    resources:
+        mem_mb=train_mem_mb,
+        runtime=ablation_runtime,
+        gpu=GPU,
 
 
 use rule predict as ablation_predict with:

@@ -183,6 +183,19 @@ def ablation_train_args(wildcards, input):
     return f"{init_args(wildcards, input)} --config-key papers.lcs.ablations.{wildcards.ablation}".strip()
 
 
+def _sample_voxels(scale):
+    """Voxels a training sample holds at a scale (its window, or the whole grid)."""
+    shape = scale["patch"] or [round(n / scale["grid_factor"]) for n in (160, 208, 160)]
+    return shape[0] * shape[1] * shape[2]
+
+
+def ablation_runtime(wildcards, attempt):
+    """The training runtime scaled by the ablation's step cap and sample size (e.g. 4x, 2 mm)."""
+    a = ablation_scale(wildcards.ablation)
+    cost = a["steps"] / TRAIN["steps"] * max(1.0, _sample_voxels(a) / _sample_voxels(TRAIN))
+    return int(train_runtime(wildcards, attempt) * cost)
+
+
 def ablation_targets():
     out = [f"results/ablations/{name}/{x}" for name in ABLATIONS for x in ("table.csv", "table.md", "stats.json")]
     return out + (["results/summary/ablations.md"] if ABLATIONS else [])
