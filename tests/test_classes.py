@@ -63,3 +63,22 @@ def test_class_without_partner_turns_flips_off(capsys):
     assert capsys.readouterr().out.count("L/R flips off") == 1
     mirrored = ClassSet.from_table(TABLE, ["ball_L", "core"])
     assert cfg.for_classes(mirrored) is cfg and capsys.readouterr().out == ""
+
+
+def test_overlapping_unions_read_as_masks_with_mirrors():
+    unions = {"hemisphere_L": ["*_L"], "hemisphere_R": ["*_R"], "all_but_core": ["*", "-core"], "core": ["core"]}
+    cs = ClassSet.from_unions(TABLE, unions)
+    assert cs.overlapping and cs.names == tuple(unions)
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    masks = cs.masks(labels)
+    assert masks.shape == (4, 6)
+    assert masks[0].tolist() == [False, True, False, True, False, False]  # ball_L, rod_L (ids 1, 3)
+    assert masks[2].tolist() == [False, True, True, True, True, False]  # every label but core
+    assert np.array_equal(cs.masks(labels, mirrored=True)[0], masks[1])  # a flip swaps hemispheres
+    with pytest.raises(InputError, match="masks"):
+        cs.index_map(labels)
+    with pytest.raises(InputError, match="matches no fine label"):
+        ClassSet.from_unions(TABLE, {"x": ["nothing_*"]})
+    with pytest.raises(InputError, match="empty"):
+        ClassSet.from_unions(TABLE, {"x": ["core", "-core"]})
+    assert ClassSet.from_unions(TABLE, {"side_L": ["ball_L"]}).no_flip_reason() is not None

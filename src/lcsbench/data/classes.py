@@ -2,10 +2,13 @@
 
 A class is a fine label name (``hippocampus_L``) or a coarse label name (``temporal_gyrus_L``,
 the union of its fine labels). Class indices are 1..K in the configured order; 0 is background.
+Multi-task structures (:meth:`ClassSet.from_unions`) are named unions that may overlap (a
+hemisphere holds the hippocampus); they are read as one binary mask each (:meth:`ClassSet.masks`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -77,6 +80,7 @@ class ClassSet:
     ids: tuple[frozenset[int], ...]
     mirrors: tuple[frozenset[int], ...] | None
     unmirrored: tuple[str, ...] = ()
+    overlapping: bool = False  # named unions that may share labels (multi-task structures)
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, names: list[str], source: str = "classes") -> ClassSet:
@@ -98,6 +102,51 @@ class ClassSet:
                 unmirrored.append(n)
         return cls(tuple(names), tuple(ids), None if unmirrored else tuple(mirrors), tuple(unmirrored))
 
+    @classmethod
+    def from_unions(cls, table: pd.DataFrame, unions: dict[str, list[str]], source: str = "structures") -> ClassSet:
+        """Named unions of label-table names, which may overlap (multi-task structures).
+
+        A member is a fine or coarse label name, or a glob of fine names (``*_L``); a member
+        starting with ``-`` removes what it names (``["*", "-*ventricle*"]``: all but the
+        ventricles). A union ``x_L`` mirrors onto the union ``x_R`` of the same set.
+        """
+        if not unions:
+            raise InputError(f"{source}: name at least one structure")
+        ids = []
+        for name, members in unions.items():
+            union: set[int] = set()
+            for member in members:
+                drop, pattern = member.startswith("-"), member.removeprefix("-")
+                if any(c in pattern for c in "*?["):
+                    hit = {int(i) for i, n in zip(table["id"], table["name"]) if fnmatch.fnmatchcase(n, pattern)}
+                    if not hit:
+                        raise InputError(f"{source}.{name}: {pattern!r} matches no fine label of the label table")
+                else:
+                    hit = set(resolve(table, pattern, f"{source}.{name}"))
+                union = union - hit if drop else union | hit
+            if not union:
+                raise InputError(f"{source}.{name}: the union of {members} is empty")
+            ids.append(frozenset(union))
+        by_name = dict(zip(unions, ids))
+        mirrors = [by_name.get(mirror_name(n)) for n in unions]
+        unmirrored = tuple(n for n, m in zip(unions, mirrors) if m is None)
+        return cls(tuple(unions), tuple(ids), None if unmirrored else tuple(mirrors), unmirrored, overlapping=True)
+
+    def masks(self, labels: np.ndarray, mirrored: bool = False) -> np.ndarray:
+        """(K, *labels.shape) bool: each class's mask (the mirror classes' with ``mirrored``)."""
+        sets = self.ids
+        if mirrored:
+            if self.mirrors is None:
+                raise InputError(f"L/R flip needs mirrored classes: {self.no_flip_reason()}")
+            sets = self.mirrors
+        top = int(max(labels.max(), max(max(s) for s in sets))) + 1
+        out = np.empty((len(sets), *labels.shape), bool)
+        for k, ids in enumerate(sets):
+            lut = np.zeros(top, bool)
+            lut[list(ids)] = True
+            out[k] = lut[labels]
+        return out
+
     def no_flip_reason(self) -> str | None:
         """Why this class set cannot be trained with L/R flips (None when it can)."""
         if self.mirrors is not None:
@@ -111,6 +160,8 @@ class ClassSet:
 
     def index_map(self, labels: np.ndarray, mirrored: bool = False) -> np.ndarray:
         """Label-id volume -> class-index volume (0 = background); ``mirrored`` uses the mirror ids."""
+        if self.overlapping:
+            raise InputError(f"classes {', '.join(self.names[:3])}... may overlap: read them with masks()")
         sets = self.ids
         if mirrored:
             if self.mirrors is None:
