@@ -142,3 +142,37 @@ def test_weak_label_parameters_are_checked():
         WeakLabelParams(jitter_axis=3)
     with pytest.raises(InputError, match="blob_fraction"):
         WeakLabelParams(blob_fraction=1.5)
+
+
+def test_weak_labels_subcommand_writes_maps_stats_and_figure(tmp_path):
+    import json
+
+    import nibabel as nib
+
+    from lcsbench.cli import main
+    from lcsbench.data.labels import write_label_table
+    from lcsbench.io import save_nifti
+    from tests.synthetic import TABLE
+
+    labels = _phantom_labels().astype(np.uint8)
+    labels[labels == 3] = 5  # ids of the synthetic table: 1 ball_L, 2 ball_R, 5 core
+    subject = tmp_path / "sub-01"
+    save_nifti(labels, np.eye(4), subject / "labels.nii.gz")
+    table = tmp_path / "labels.tsv"
+    write_label_table(TABLE, table)
+    out = {k: tmp_path / "weak" / f"sub-01_{k}" for k in ("labels.nii.gz", "kind.nii.gz", "stats.json", "qc.png")}
+    params = '{"erode": {"ball_R": 1}, "jitter_rate": 0.2, "blob_fraction": 0.005}'
+    args = ["weak-labels", "--labels", str(subject / "labels.nii.gz"), "--label-table", str(table), "--params", params]
+    args += ["--seed", "3", "--out-labels", str(out["labels.nii.gz"]), "--out-kind", str(out["kind.nii.gz"])]
+    args += ["--out-stats", str(out["stats.json"]), "--out-figure", str(out["qc.png"])]
+    assert main(args) == 0
+    weak = np.asarray(nib.load(out["labels.nii.gz"]).dataobj)
+    kind = np.asarray(nib.load(out["kind.nii.gz"]).dataobj)
+    stats = json.loads(out["stats.json"].read_text())
+    assert np.array_equal(kind > 0, weak != labels) and stats["subject"] == "sub-01"
+    assert stats["systematic"] > 0 and out["qc.png"].stat().st_size > 1000
+    # a structure the label table lacks: one clear error, no output
+    bad = tmp_path / "bad"
+    args_bad = [a.replace(str(tmp_path / "weak"), str(bad)) for a in args]
+    args_bad[args_bad.index("--params") + 1] = '{"erode": {"nucleus_X": 1}}'
+    assert main(args_bad) == 2 and not bad.exists()

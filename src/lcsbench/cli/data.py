@@ -47,6 +47,13 @@ def cmd_preprocess(a: argparse.Namespace) -> None:
     preprocess_run(a.dataset, a.subject, a.config, a.template_t1, a.template_mask, out)
 
 
+def cmd_weak_labels(a: argparse.Namespace) -> None:
+    """Weak labels of one subject (McKinley et al.'s systematic, predictable and sporadic errors)."""
+    from lcsbench.data.weak_labels import weak_labels_run
+
+    weak_labels_run(a.labels, a.label_table, a.params, a.seed, a.out_labels, a.out_kind, a.out_stats, a.out_figure)
+
+
 def cmd_qc(a: argparse.Namespace) -> None:
     """QC table and montage of every preprocessed subject."""
     from lcsbench.preprocess.qc import qc_run
@@ -121,6 +128,16 @@ def register(sub) -> None:
     for o in ("out-t1", "out-labels", "out-mask", "out-qc"):
         s.add_argument(f"--{o}", required=True)
     s.set_defaults(func=cmd_preprocess)
+
+    s = sub.add_parser("weak-labels", help=cmd_weak_labels.__doc__)
+    s.add_argument("--labels", required=True, help="the subject's preprocessed labels.nii.gz (the truth)")
+    s.add_argument("--label-table", required=True)
+    s.add_argument("--params", type=_json_arg, required=True, help="weak_labels settings (JSON)")
+    s.add_argument("--seed", type=int, required=True)
+    for o in ("out-labels", "out-kind", "out-stats"):
+        s.add_argument(f"--{o}", required=True)
+    s.add_argument("--out-figure", help="QC figure (PNG): truth, weak labels, errors on one slice")
+    s.set_defaults(func=cmd_weak_labels)
 
     s = sub.add_parser("qc", help=cmd_qc.__doc__)
     s.add_argument("--qc", nargs="+", required=True)

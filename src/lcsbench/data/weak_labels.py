@@ -121,3 +121,82 @@ def corrupt(labels: np.ndarray, params: WeakLabelParams, seed: int) -> tuple[np.
     stats |= {"wrong": float((kind > 0).sum() / max(brain, 1)), "brain_voxels": brain,
               "shifted_slices": float(shifted.mean()) if shifted.size else 0.0}  # fmt: skip
     return weak.astype(labels.dtype), kind, stats
+
+
+def params_from_config(settings: dict, table) -> WeakLabelParams:
+    """:class:`WeakLabelParams` from config (``erode`` keyed by label-table names)."""
+    from lcsbench.data.classes import resolve
+
+    erode = {}
+    for name, depth in (settings.get("erode") or {}).items():
+        for i in resolve(table, name, "weak_labels.erode"):
+            erode[i] = int(depth)
+    rest = {k: v for k, v in settings.items() if k != "erode"}
+    try:
+        return WeakLabelParams(erode=erode, **rest)
+    except TypeError as exc:
+        raise InputError(f"weak_labels {settings}: {exc}; check the weak_labels keys in config.yaml") from None
+
+
+def qc_figure(truth: np.ndarray, weak: np.ndarray, kind: np.ndarray, out: str, title: str = "") -> None:
+    """One coronal slice (the one with most errors): truth, weak labels, errors coloured by kind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
+    from lcsbench.io import atomic_path
+
+    y = int(np.argmax((kind > 0).sum((0, 2))))
+    rng = np.random.default_rng(0)
+    colours = ListedColormap(np.vstack([[0, 0, 0, 1], np.c_[rng.uniform(0.2, 1, (255, 3)), np.ones(255)]]))
+    top = max(int(truth.max()), int(weak.max()), 1)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.8))
+    panels = [("truth", truth), ("weak labels", weak)]
+    for ax, (name, vol) in zip(axes, panels):
+        ax.imshow(
+            np.rot90(vol[:, y, :] % 256), cmap=colours, vmin=0, vmax=255 if top > 255 else top, interpolation="nearest"
+        )
+        ax.set_title(name)
+    errors = ListedColormap(["black", "tab:orange", "tab:blue", "tab:red"])
+    axes[2].imshow(np.rot90(kind[:, y, :]), cmap=errors, vmin=0, vmax=3, interpolation="nearest")
+    axes[2].set_title("errors of the weak labels")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=c, label=k) for c, k in zip(["tab:orange", "tab:blue", "tab:red"], KINDS.values())]
+    axes[2].legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8, frameon=False)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(f"{title} coronal slice {y}".strip())
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def weak_labels_run(
+    labels: str, label_table: str, settings: dict, seed: int, out_labels: str, out_kind: str, out_stats: str,
+    out_figure: str | None = None,
+) -> dict:  # fmt: skip
+    """Weak labels of one preprocessed subject: label map, error-kind map, stats and QC figure."""
+    from pathlib import Path
+
+    import nibabel as nib
+
+    from lcsbench.data.labels import read_label_table
+    from lcsbench.io import save_json, save_nifti
+
+    if not Path(labels).is_file():
+        raise InputError(f"label map {labels} does not exist; run the preprocess rule first")
+    params = params_from_config(settings, read_label_table(label_table))
+    img = nib.load(labels)
+    truth = np.asarray(img.dataobj, dtype=np.int64)
+    weak, kind, stats = corrupt(truth, params, seed)
+    dtype = np.uint8 if weak.max() < 256 else np.uint16
+    save_nifti(weak.astype(dtype), img.affine, out_labels)
+    save_nifti(kind, img.affine, out_kind, dtype=np.uint8)
+    stats = {"subject": Path(labels).parent.name, "seed": seed, **stats}
+    save_json(stats, out_stats)
+    if out_figure:
+        qc_figure(truth, weak, kind, out_figure, stats["subject"])
+    return stats
