@@ -130,3 +130,13 @@ def test_missing_manifest_names_the_key(clean_checkout):
     assert res.returncode != 0
     out = res.stdout + res.stderr
     assert "dataset.manifest" in out and "nope.tsv" in out
+
+
+def test_ablation_must_keep_the_main_contender(clean_checkout):
+    extra = clean_checkout / "ablation.yaml"
+    extra.write_text(
+        "papers: {lcs: {ablations: {odd: {hypothesis: h, methods: [lcs, baseline], class_sets: [first2]}}}}\n"
+    )
+    res = _run("-n", "ablations", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
+    assert res.returncode != 0
+    assert "papers.lcs.ablations.odd.methods: the contender 'baseline' must be" in res.stdout + res.stderr

@@ -100,6 +100,11 @@ SUMMARY_SECTIONS.append("results/summary/lcs.md")
 ABLATIONS = dict(LCS["ablations"])
 for _name, _a in ABLATIONS.items():
     check_methods(_a["methods"], f"papers.lcs.ablations.{_name}.methods")
+    if _a["methods"][1] != LCS["class_count"]["methods"][1]:
+        raise WorkflowError(
+            f"papers.lcs.ablations.{_name}.methods: the contender {_a['methods'][1]!r} must be the class-count "
+            f"experiment's ({LCS['class_count']['methods'][1]!r}); an ablation changes the reference or a setting"
+        )
     _bad = sorted(set(_a.get("splits") or []) - set(SPLITS))
     if _bad:
         raise WorkflowError(f"papers.lcs.ablations.{_name}.splits: {_bad} are not splits of splits.n_splits")
