@@ -176,3 +176,20 @@ def test_weak_labels_subcommand_writes_maps_stats_and_figure(tmp_path):
     args_bad = [a.replace(str(tmp_path / "weak"), str(bad)) for a in args]
     args_bad[args_bad.index("--params") + 1] = '{"erode": {"nucleus_X": 1}}'
     assert main(args_bad) == 2 and not bad.exists()
+
+
+@pytest.mark.parametrize("factor", [1, 2])
+def test_overlapping_structures_load_as_one_channel_each(tmp_path, factor):
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.train.data import load_subject
+    from tests.synthetic import TABLE, make_dataset
+
+    data = make_dataset(tmp_path, factor=factor)
+    structures = ClassSet.from_unions(TABLE, {"side_L": ["*_L"], "side_R": ["*_R"], "brain": ["*"]})
+    s = load_subject(data["grid"] / f"{data['subjects'][0]}.npz", structures)
+    left, right, brain = (s.channel(k) for k in (1, 2, 3))
+    assert left.shape == brain.shape == s.image.shape[1:]
+    assert (left.sum() > 0) and torch.all(left <= brain) and torch.all(right <= brain)  # overlaps are kept
+    assert torch.equal(s.channel(1, mirrored=True), right)  # a flip reads the other side
+    if factor == 1:
+        assert set(torch.unique(brain).tolist()) == {0.0, 1.0}

@@ -105,7 +105,7 @@ class GridSubject:
         src = self._mirror if mirrored else self._own
         if src is None:
             raise ValueError("mirrored labels were not loaded")
-        if self.factor == 1:
+        if src.dim() == 3:  # a class-index map (disjoint classes at factor 1)
             return (src == k).float()
         return src[k - 1].float()
 
@@ -134,6 +134,8 @@ def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) ->
 
     def per_class(mirrored: bool) -> torch.Tensor:
         sets = classes.mirrors if mirrored else classes.ids
+        if factor == 1 and classes.overlapping:  # one mask per structure: (K, X, Y, Z)
+            return torch.from_numpy(classes.masks(arrays["labels"].astype(np.int64), mirrored).astype(np.float32))
         if factor == 1:
             return torch.from_numpy(classes.index_map(arrays["labels"].astype(np.int64), mirrored))
         pos = {v: i for i, v in enumerate(ids)}
@@ -141,13 +143,13 @@ def load_subject(cache: str | Path, classes: ClassSet, mirrored: bool = True) ->
         return torch.from_numpy(np.stack([fr[[pos[i] for i in sorted(s)]].sum(0, dtype=np.float32) for s in sets]))
 
     own = per_class(False)
-    if factor == 1:
+    if own.dim() == 3:
         grid_labels = own.long()
-    else:
+    else:  # the class of largest coverage (overlapping structures are scored per channel instead)
         grid_labels = torch.cat([1 - own.sum(0, keepdim=True), own]).argmax(0)
         own = own.half()
     mir = per_class(True) if mirrored else None
-    if mir is not None and factor > 1:
+    if mir is not None and mir.dim() == 4:
         mir = mir.half()
     image = torch.from_numpy(arrays["image"])[None]
     return GridSubject(
