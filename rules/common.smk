@@ -168,6 +168,11 @@ BENCH_TARGETS = []  # each paper's performance probes, built by `snakemake bench
 SUMMARY_SECTIONS = []  # each paper's section of results/summary.md, in order
 
 
+def per_scale(value):
+    """A config value given for every scale, or per scale (``{quick: ..., paper: ...}``)."""
+    return value[SCALE] if isinstance(value, dict) else value
+
+
 def check_methods(names, key):
     """Every method a config key names is registered."""
     for m in names:

@@ -26,9 +26,8 @@ def lcs_untrained_args(wildcards, input):
 
 
 def lcs_class_counts():
-    """The class counts of the configured scale (``class_counts`` is a list or one list per scale)."""
-    counts = LCS["class_count"]["class_counts"]
-    return counts[SCALE] if isinstance(counts, dict) else counts
+    """The class counts of the configured scale."""
+    return per_scale(LCS["class_count"]["class_counts"])
 
 
 def lcs_class_count_runs():
@@ -83,8 +82,7 @@ def lcs_summary_args(wildcards, input):
 
 # §3.2: a method that is not label conditioned (more than one output channel for two classes) is
 # trained as `split_models` models of consecutive label groups whose probabilities are merged.
-_n = LCS["all_classes"]["split_models"]
-_n = _n[SCALE] if isinstance(_n, dict) else _n
+_n = per_scale(LCS["all_classes"]["split_models"])
 if LCS["all_classes"]["enabled"] and _n > 1:
     for _m in LCS["all_classes"]["methods"]:
         if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:
@@ -190,7 +188,7 @@ def ablation_train_args(wildcards, input):
 
 def _sample_voxels(scale):
     """Voxels a training sample holds at a scale (its window, or the whole grid)."""
-    shape = scale["patch"] or [round(n / scale["grid_factor"]) for n in (160, 208, 160)]
+    shape = scale["patch"] or [round(n / scale["grid_factor"]) for n in config["preprocess"]["shape"]]
     return shape[0] * shape[1] * shape[2]
 
 

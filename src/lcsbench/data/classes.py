@@ -132,13 +132,17 @@ class ClassSet:
         unmirrored = tuple(n for n, m in zip(unions, mirrors) if m is None)
         return cls(tuple(unions), tuple(ids), None if unmirrored else tuple(mirrors), unmirrored, overlapping=True)
 
+    def _id_sets(self, mirrored: bool) -> tuple[frozenset[int], ...]:
+        """Each class's label ids, or its mirror's (for a flipped image)."""
+        if not mirrored:
+            return self.ids
+        if self.mirrors is None:
+            raise InputError(f"L/R flip needs mirrored classes: {self.no_flip_reason()}")
+        return self.mirrors
+
     def masks(self, labels: np.ndarray, mirrored: bool = False) -> np.ndarray:
         """(K, *labels.shape) bool: each class's mask (the mirror classes' with ``mirrored``)."""
-        sets = self.ids
-        if mirrored:
-            if self.mirrors is None:
-                raise InputError(f"L/R flip needs mirrored classes: {self.no_flip_reason()}")
-            sets = self.mirrors
+        sets = self._id_sets(mirrored)
         top = int(max(labels.max(), max(max(s) for s in sets))) + 1
         out = np.empty((len(sets), *labels.shape), bool)
         for k, ids in enumerate(sets):
@@ -162,11 +166,7 @@ class ClassSet:
         """Label-id volume -> class-index volume (0 = background); ``mirrored`` uses the mirror ids."""
         if self.overlapping:
             raise InputError(f"classes {', '.join(self.names[:3])}... may overlap: read them with masks()")
-        sets = self.ids
-        if mirrored:
-            if self.mirrors is None:
-                raise InputError(f"L/R flip needs mirrored classes: {self.no_flip_reason()}")
-            sets = self.mirrors
+        sets = self._id_sets(mirrored)
         lut = np.zeros(int(max(labels.max(), max(max(s) for s in sets))) + 1, np.uint8)
         for k, s in enumerate(sets, start=1):
             lut[list(s)] = k

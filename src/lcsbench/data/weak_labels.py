@@ -170,7 +170,7 @@ def qc_figure(truth: np.ndarray, weak: np.ndarray, kind: np.ndarray, out: str, t
         ax.axis("off")
     fig.suptitle(f"{title} coronal slice {y}".strip())
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
 
 

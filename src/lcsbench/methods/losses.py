@@ -84,17 +84,14 @@ class Focal:
         return _masked_mean(self.focal(output.seg, batch.target), batch.ignore)
 
 
-class PredictiveVariance:
+class PredictiveVariance(Focal):
     """Kendall & Gal's heteroscedastic classification loss (McKinley et al. §2): the ``uncertainty``
     head predicts log σ² per voxel and task; the focal loss is averaged over ``samples`` Monte-Carlo
     draws of the logits perturbed by N(0, σ²) (written by hand; MONAI has no such loss)."""
 
     def __init__(self, gamma: float = 2.0, samples: int = 10):
-        from monai.losses import FocalLoss
-
-        self.class_weights = None
+        super().__init__(gamma)
         self.samples = samples
-        self.focal = FocalLoss(gamma=gamma, use_softmax=False, reduction="none")
 
     def __call__(self, output, batch):
         import torch
