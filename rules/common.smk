@@ -173,6 +173,12 @@ def per_scale(value):
     return value[SCALE] if isinstance(value, dict) else value
 
 
+def hd95_arg():
+    """The evaluate rule's HD95 limit (config evaluate.hd95_max_classes at this scale)."""
+    limit = per_scale(config["evaluate"]["hd95_max_classes"])
+    return "" if limit is None else f"--hd95-max-classes {limit}"
+
+
 def check_methods(names, key):
     """Every method a config key names is registered."""
     for m in names:

@@ -122,6 +122,7 @@ rule evaluate:
     params:
         classes=class_list(),
         prep_dir=prep_dir_of,
+        hd95=hd95_arg(),
     log:
         f"{LOGS}/evaluate/{RUN}.log",
     benchmark:
@@ -136,7 +137,7 @@ rule evaluate:
     shell:
         "python -m lcsbench evaluate --method {wildcards.method} --classes {params.classes}"
         " --class-set {wildcards.class_set} --label-table {input.label_table} --split {input.split}"
-        " --prep-dir {params.prep_dir} --predictions {input.predictions} --threads {threads}"
+        " --prep-dir {params.prep_dir} --predictions {input.predictions} {params.hd95} --threads {threads}"
         " --out {output.metrics} > {log} 2>&1"
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from lcsbench.data.labels import write_label_table
 from lcsbench.io import save_nifti
-from lcsbench.train.data import build_grid_cache
+from lcsbench.train.grid import build_grid_cache
 
 SHAPE = (32, 24, 24)
 TABLE = pd.DataFrame(

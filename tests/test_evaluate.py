@@ -33,6 +33,16 @@ def test_hd95_is_in_millimetres():
     assert one.hd95_mm == 2.0 and two.hd95_mm == 4.0
 
 
+def test_hd95_off_keeps_dice_and_volumes():
+    """evaluate.hd95_max_classes: a class set above the limit gets Dice and volumes, no HD95."""
+    truth = _cube((20, 20, 20), 2, 8, 1)
+    pred = np.roll(truth, 2, axis=0)
+    on = evaluate_subject("s", pred, truth, ["a"], (1.0, 1.0, 1.0)).iloc[0]
+    off = evaluate_subject("s", pred, truth, ["a"], (1.0, 1.0, 1.0), hd95=False).iloc[0]
+    assert on.hd95_mm == 2.0 and math.isnan(off.hd95_mm)
+    assert off.dice == on.dice and off.pred_ml == on.pred_ml
+
+
 def test_scores_inside_bounding_boxes_equal_whole_grid_monai():
     """Cropping each class to its bounding box gives MONAI's whole-grid Dice and HD95."""
     import torch

@@ -46,13 +46,14 @@ def mask_dice(pred: np.ndarray, truth: np.ndarray) -> float:
     )
 
 
-def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing) -> tuple[float, float]:
-    """(Dice, HD95 in mm) of two boolean masks (MONAI); NaN as in :func:`evaluate_subject`."""
+def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing, hd95: bool = True) -> tuple[float, float]:
+    """(Dice, HD95 in mm) of two boolean masks (MONAI); NaN as in :func:`evaluate_subject`, and
+    HD95 NaN when ``hd95`` is false."""
     if not pred.any() and not truth.any():
         return float("nan"), float("nan")
     dice = mask_dice(pred, truth)
     p, t = _one_hot(pred), _one_hot(truth)
-    if not pred.any() or not truth.any():
+    if not hd95 or not pred.any() or not truth.any():
         return dice, float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MONAI warns about a deprecated argument
@@ -61,14 +62,19 @@ def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing) -> tuple[float, 
 
 
 def evaluate_subject(
-    subject: str, pred: np.ndarray, truth: np.ndarray, class_names: list[str], spacing: tuple[float, float, float]
+    subject: str,
+    pred: np.ndarray,
+    truth: np.ndarray,
+    class_names: list[str],
+    spacing: tuple[float, float, float],
+    hd95: bool = True,
 ) -> pd.DataFrame:
     """Metrics of class-index maps ``pred`` and ``truth`` (0 = background, 1..K the classes).
 
     Dice is NaN where a class is absent from both maps; HD95 is NaN where it is absent from
     either (MONAI's convention), so a missed structure shows as a Dice of 0 and no distance.
     Each class is scored inside the bounding box of its two masks (the same values as on the
-    whole grid, at a fraction of the cost for 95 classes).
+    whole grid, at a fraction of the cost for 95 classes). ``hd95`` false leaves HD95 empty.
     """
     k = len(class_names)
     spacing = [float(s) for s in spacing]
@@ -84,7 +90,7 @@ def evaluate_subject(
         box = union_box([p_boxes[i - 1], t_boxes[i - 1]], pred.shape, margin=1)
         dice = hd = float("nan")
         if box is not None:
-            dice, hd = binary_scores(pred[box] == i, truth[box] == i, spacing)
+            dice, hd = binary_scores(pred[box] == i, truth[box] == i, spacing, hd95)
         rows.append(
             {
                 "subject": subject,
@@ -100,9 +106,19 @@ def evaluate_subject(
 
 
 def evaluate_run(
-    method: str, class_set: str, classes, split: dict, prep_dir: str | Path, predictions: str | Path, out: str | Path
+    method: str,
+    class_set: str,
+    classes,
+    split: dict,
+    prep_dir: str | Path,
+    predictions: str | Path,
+    out: str | Path,
+    hd95_max_classes: int | None = None,
 ) -> pd.DataFrame:
-    """The evaluate stage: every test subject's prediction against its labels, one long CSV."""
+    """The evaluate stage: every test subject's prediction against its labels, one long CSV.
+
+    HD95 is scored only when the class set has at most ``hd95_max_classes`` classes (None: always).
+    """
     import json
 
     import nibabel as nib
@@ -117,6 +133,9 @@ def evaluate_run(
     info = json.loads(info_file.read_text())
     if [c["name"] for c in info["classes"]] != list(classes.names):
         raise InputError(f"{pred_dir} holds predictions of other classes; rerun the predict rule")
+    hd95 = hd95_max_classes is None or len(classes) <= hd95_max_classes
+    if not hd95:
+        print(f"{len(classes)} classes > evaluate.hd95_max_classes = {hd95_max_classes}: Dice only", flush=True)
     frames = []
     for s in split["test"]:
         p = pred_dir / f"{s}.nii.gz"
@@ -127,7 +146,7 @@ def evaluate_run(
         pred = np.asarray(nib.load(str(p)).dataobj, np.int64)
         if pred.shape != truth.shape:
             raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
-        frames.append(evaluate_subject(s, pred, truth, list(classes.names), truth_img.header.get_zooms()[:3]))
+        frames.append(evaluate_subject(s, pred, truth, list(classes.names), truth_img.header.get_zooms()[:3], hd95))
     df = pd.concat(frames, ignore_index=True)
     df.insert(0, "split", split["split"])
     df.insert(0, "n_classes", len(classes))

@@ -47,7 +47,7 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "grid": ["scale", "scales.{scale}.grid_factor"],
     "train": ["seed", "classes", "scale", "scales.{scale}"],
     "predict": ["classes", "scale", "scales.{scale}.label_batch"],
-    "evaluate": ["classes"],
+    "evaluate": ["classes", "evaluate"],
     "summary": [],
     "summarize": [],
     "collect-benchmarks": [],

@@ -12,7 +12,7 @@ from lcsbench.cli.common import add_run_args, class_set, json_arg, set_threads
 def cmd_grid(a: argparse.Namespace) -> None:
     """One preprocessed subject at the training grid (uncompressed .npz, fast to load)."""
     from lcsbench.data.labels import read_label_table
-    from lcsbench.train.data import build_grid_cache
+    from lcsbench.train.grid import build_grid_cache
 
     table = read_label_table(a.label_table)
     info = build_grid_cache(a.subject_dir, table["id"].astype(int).tolist(), a.factor, a.out)
@@ -73,7 +73,9 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     set_threads(a.threads)
     classes = class_set(a.label_table, a.class_set, a.classes)
-    evaluate_run(a.method, a.class_set, classes, read_split(a.split), a.prep_dir, a.predictions, a.out)
+    evaluate_run(
+        a.method, a.class_set, classes, read_split(a.split), a.prep_dir, a.predictions, a.out, a.hd95_max_classes
+    )
 
 
 def cmd_summarize(a: argparse.Namespace) -> None:
@@ -121,6 +123,9 @@ def register(sub) -> None:
     add_run_args(s, grid=False)
     s.add_argument("--prep-dir", required=True, help="folder of preprocessed subjects (true labels)")
     s.add_argument("--predictions", required=True)
+    s.add_argument(
+        "--hd95-max-classes", type=int, help="HD95 only for class sets of at most this many classes (default: all)"
+    )
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
