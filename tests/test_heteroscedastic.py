@@ -4,6 +4,7 @@ rejection, the warm-restarts schedule and the weak-label generator."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -193,3 +194,135 @@ def test_overlapping_structures_load_as_one_channel_each(tmp_path, factor):
     assert torch.equal(s.channel(1, mirrored=True), right)  # a flip reads the other side
     if factor == 1:
         assert set(torch.unique(brain).tolist()) == {0.0, 1.0}
+
+
+# ---- the multi-task path: sampler, rejection callback, prediction and scoring ----------------
+
+STRUCTURES = {"ball_L": ["ball_L"], "ball_R": ["ball_R"], "side_L": ["*_L"], "side_R": ["*_R"], "all": ["*"]}
+
+
+def _grid_subject(name="s", k=2, shape=(4, 3, 2)):
+    from lcsbench.train.data import GridSubject
+
+    own = torch.zeros(k, *shape)
+    own[0, 0] = 0.75  # channel 0 covers the first x-slab (>= 0.5), channel 1 a bit of the last (< 0.5)
+    own[1, -1] = 0.25
+    mirror = own[[1, 0]].flip(1)
+    labels = torch.zeros(shape, dtype=torch.int64)
+    return GridSubject(name, torch.randn(1, *shape), labels, own.half(), mirror.half(), 2, shape, np.eye(4))
+
+
+def test_multi_task_sampler_binarises_targets_and_mirrors_rejection_masks():
+    from lcsbench.train.data import MultiTaskSampler
+
+    s = _grid_subject()
+    g = torch.Generator().manual_seed(0)
+    sampler = MultiTaskSampler([s], 2, None, 1, 1.0, 0.0, g, None, mirror_order=[1, 0])  # every sample flipped
+    ignore = torch.zeros(2, 4, 3, 2, dtype=torch.bool)
+    ignore[0, 0, 0, 0] = True  # channel 0, first x-slab
+    sampler.ignore = {"s": ignore}
+    b = sampler.sample()
+    # flipped: channel k reads the mirror labels, so the target is the mirror's coverage >= 0.5, flipped in x
+    assert torch.equal(b.target[0], (s._mirror.float() >= 0.5).float().flip(1))
+    assert set(b.target.unique().tolist()) <= {0.0, 1.0}
+    # the masked voxel of channel 0 is, on the flipped image, channel 1 at the last x-slab
+    assert b.ignore[0, 1, -1, 0, 0] and int(b.ignore.sum()) == 1
+    state = sampler.state_dict()
+    other = MultiTaskSampler([s], 2, None, 1, 1.0, 0.0, torch.Generator(), None, mirror_order=[1, 0])
+    other.load_state_dict(state)
+    assert torch.equal(other.ignore["s"], ignore)
+
+
+def test_rejection_callback_masks_confident_disagreements_on_schedule():
+    from lcsbench.methods.callbacks import SporadicRejection
+    from lcsbench.methods.losses import sporadic_errors
+    from lcsbench.train.data import MultiTaskSampler
+
+    s = _grid_subject()
+    seg = torch.randn(1, 2, 4, 3, 2)
+    unc = torch.randn(1, 2, 4, 3, 2) * 4
+
+    class Net(torch.nn.Module):
+        def forward(self, image, atlas=None):
+            return ModelOutput(seg=seg, uncertainty=unc)
+
+    sampler = MultiTaskSampler([s], 2, None, 1, 0.0, 0.0, torch.Generator(), None)
+    trainer = SimpleNamespace(model=Net(), sampler=sampler, k=2, method=SimpleNamespace(name="m"), state={"step": 0})
+    cb = SporadicRejection(start=2, every=4, threshold=0.2)
+    cb.start(trainer)  # rejection starts at step 2: nothing masked before
+    assert sampler.ignore == {}
+    for step, masked in ((2, True), (4, False), (6, True)):
+        trainer.state["step"] = step
+        sampler.ignore = {}
+        cb(trainer, [])
+        assert bool(sampler.ignore) == masked
+    target = torch.stack([(s.channel(c) >= 0.5).float() for c in (1, 2)])
+    assert torch.equal(sampler.ignore["s"], sporadic_errors(seg[0], unc[0], target, 0.2))
+    assert [r["step"] for r in trainer.state["rejection"]] == [2, 6]
+
+
+def test_masks_above_equals_thresholding_the_whole_upsampled_map():
+    import torch.nn.functional as F
+
+    from lcsbench.infer import masks_above
+
+    p = torch.rand(3, 5, 6, 4, generator=torch.Generator().manual_seed(1)) ** 3
+    masks = masks_above(iter([(0, p[:2]), (2, p[2:])]), 2)
+    full = F.interpolate(p[None], scale_factor=2, mode="trilinear", align_corners=False)[0] > 0.5
+    assert torch.equal(masks, full)
+
+
+def test_structures_train_predict_masks_and_uncertainty_and_score_against_two_label_sets(tmp_path):
+    """--structures (overlapping unions) through train -> predict -> evaluate: 4D masks, the flip
+    probability next to them, and Dice per structure against the true and another label folder."""
+    import json as _json
+
+    import nibabel as nib
+    import pandas as pd
+
+    from lcsbench.cli import main
+    from tests.synthetic import make_dataset
+
+    data = make_dataset(tmp_path / "d", n_subjects=9)
+    common = ["--class-set", "structures", "--structures", _json.dumps(STRUCTURES)]
+    common += ["--label-table", str(data["table"]), "--split", str(data["split"])]
+    settings = {"steps": 4, "eval_every": 2, "checkpoint_every": 2, "grid_factor": 1, "depth": 2}
+    settings |= {"norm": "instance", "restart_steps": 2, "patch": [16, 16, 16], "reject_every": 2}
+
+    def train(method: str, out, init: list[str]) -> None:
+        args = ["train", "--method", method, *common, "--grid-dir", str(data["grid"]), "--seed", "1"]
+        args += ["--scale-config", _json.dumps(settings), "--checkpoint", str(out / "ck.pt"), "--n-train", "3"]
+        args += [a for o in ("model", "meta", "history", "last") for a in (f"--out-{o}", str(out / f"{o}.pt"))]
+        assert main([*args, *init, "--out-curve", str(out / "curve.png")]) == 0
+
+    train("plain-warmup", tmp_path / "warm", [])
+    out = tmp_path / "run"
+    train("label-flip-rejection", out, ["--init-model", str(tmp_path / "warm" / "last.pt")])
+    meta = _json.loads((out / "meta.pt").read_text())
+    assert meta["train_subjects"] == data["subjects"][:3]
+    assert [r["step"] for r in meta["rejection"]] == [0, 2, 4]  # from the start, every 2 steps
+    common = ["--method", "label-flip-rejection", *common]
+    history = pd.read_csv(out / "history.pt")
+    assert [c for c in history.columns if c.startswith("val_dice_")] == [f"val_dice_{n}" for n in STRUCTURES]
+    pred = tmp_path / "pred"
+    args = ["predict", *common, "--grid-dir", str(data["grid"]), "--prep-dir", str(data["prep"])]
+    assert main([*args, "--model", str(out / "last.pt"), "--out-dir", str(pred)]) == 0
+    test = data["subjects"][7]
+    img = nib.load(str(pred / f"{test}.nii.gz"))
+    assert img.shape == (32, 24, 24, len(STRUCTURES))
+    with np.load(pred / f"{test}_flip_probability.npz") as z:
+        q = z["flip_probability"]
+    assert q.shape == (len(STRUCTURES), 32, 24, 24) and (q > 0).all() and (q <= 0.5).all()
+    args = ["evaluate", *common, "--prep-dir", str(data["prep"]), "--reference", f"copy={data['prep']}"]
+    assert main([*args, "--predictions", str(pred), "--out", str(tmp_path / "m.csv")]) == 0
+    m = pd.read_csv(tmp_path / "m.csv")
+    assert sorted(m["reference"].unique()) == ["copy", "true"]
+    assert len(m) == 2 * 2 * len(STRUCTURES)  # 2 test subjects x 2 label sets x structures
+    true, copy = (m[m["reference"] == r].reset_index(drop=True) for r in ("true", "copy"))
+    assert true["dice"].equals(copy["dice"])  # the same labels give the same scores
+    masks = np.moveaxis(np.asarray(img.dataobj), -1, 0).astype(bool)
+    truth = np.asarray(nib.load(str(data["prep"] / test / "labels.nii.gz")).dataobj)
+    side_l = np.isin(truth, [1, 3])
+    expect = 2 * (masks[2] & side_l).sum() / (masks[2].sum() + side_l.sum())
+    got = true[(true["subject"] == test) & (true["class"] == "side_L")]["dice"].item()
+    assert got == pytest.approx(expect, abs=1e-5)

@@ -105,6 +105,41 @@ def evaluate_subject(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def evaluate_masks(
+    subject: str, pred: np.ndarray, truth: np.ndarray, class_names: list[str], spacing, hd95: bool = True
+) -> pd.DataFrame:
+    """Metrics of overlapping structures: ``pred`` and ``truth`` (K, X, Y, Z) bool, one mask each;
+    the same columns and NaN rules as :func:`evaluate_subject`."""
+    spacing = [float(s) for s in spacing]
+    ml = float(np.prod(spacing)) / 1000
+    rows = []
+    for i, name in enumerate(class_names):
+        p, t = pred[i], truth[i]
+        box = union_box(
+            [
+                ndimage.find_objects(p.astype(np.uint8))[0] if p.any() else None,
+                ndimage.find_objects(t.astype(np.uint8))[0] if t.any() else None,
+            ],
+            p.shape,
+            margin=1,
+        )
+        dice = hd = float("nan")
+        if box is not None:
+            dice, hd = binary_scores(p[box], t[box], spacing, hd95)
+        rows.append(
+            {
+                "subject": subject,
+                "class_index": i + 1,
+                "class": name,
+                "dice": round(dice, 6) if dice == dice else dice,
+                "hd95_mm": round(hd, 4) if hd == hd else hd,
+                "true_ml": round(int(t.sum()) * ml, 4),
+                "pred_ml": round(int(p.sum()) * ml, 4),
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
 def evaluate_run(
     method: str,
     class_set: str,
@@ -114,10 +149,14 @@ def evaluate_run(
     predictions: str | Path,
     out: str | Path,
     hd95_max_classes: int | None = None,
+    references: dict[str, str | Path] | None = None,
 ) -> pd.DataFrame:
     """The evaluate stage: every test subject's prediction against its labels, one long CSV.
 
     HD95 is scored only when the class set has at most ``hd95_max_classes`` classes (None: always).
+    ``references`` (name -> folder of ``<subject>/labels.nii.gz``, e.g. weak labels) adds scores
+    against other label maps, in a ``reference`` column (``true`` for ``prep_dir``). Overlapping
+    structures (4D predictions, one mask each) are scored one mask at a time.
     """
     import json
 
@@ -136,17 +175,31 @@ def evaluate_run(
     hd95 = hd95_max_classes is None or len(classes) <= hd95_max_classes
     if not hd95:
         print(f"{len(classes)} classes > evaluate.hd95_max_classes = {hd95_max_classes}: Dice only", flush=True)
+    label_dirs = {"true": prep, **{k: Path(v) for k, v in (references or {}).items()}}
     frames = []
     for s in split["test"]:
         p = pred_dir / f"{s}.nii.gz"
         if not p.is_file():
             raise InputError(f"prediction {p} is missing; rerun the predict rule")
-        truth_img = nib.load(str(prep / s / "labels.nii.gz"))
-        truth = classes.index_map(np.asarray(truth_img.dataobj, np.int64))
         pred = np.asarray(nib.load(str(p)).dataobj, np.int64)
-        if pred.shape != truth.shape:
-            raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
-        frames.append(evaluate_subject(s, pred, truth, list(classes.names), truth_img.header.get_zooms()[:3], hd95))
+        masks = pred.ndim == 4  # one mask per structure (multi-task), structure last
+        if masks:
+            pred = np.moveaxis(pred, -1, 0).astype(bool)
+        for ref, folder in label_dirs.items():
+            label_file = folder / s / "labels.nii.gz"
+            if not label_file.is_file():
+                raise InputError(f"labels {label_file} do not exist; run the rule that makes them")
+            truth_img = nib.load(str(label_file))
+            labels = np.asarray(truth_img.dataobj, np.int64)
+            spacing = truth_img.header.get_zooms()[:3]
+            truth = classes.masks(labels) if masks else classes.index_map(labels)
+            if pred.shape != truth.shape:
+                raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
+            score = evaluate_masks if masks else evaluate_subject
+            frame = score(s, pred, truth, list(classes.names), spacing, hd95)
+            if references:
+                frame.insert(0, "reference", ref)
+            frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
     df.insert(0, "split", split["split"])
     df.insert(0, "n_classes", len(classes))
@@ -154,8 +207,10 @@ def evaluate_run(
     df.insert(0, "method", method)
     with atomic_path(out) as tmp:
         df.to_csv(tmp, index=False)
-    per_subject = df.groupby("subject")["dice"].mean()
-    print(f"{method} {class_set} split {split['split']}: mean Dice {per_subject.mean():.4f}", flush=True)
+    for ref, part in df.groupby("reference", sort=False) if references else [("", df)]:
+        per_subject = part.groupby("subject")["dice"].mean()
+        against = f" against {ref} labels" if ref else ""
+        print(f"{method} {class_set} split {split['split']}{against}: mean Dice {per_subject.mean():.4f}", flush=True)
     return df
 
 

@@ -151,3 +151,31 @@ def combine(
             best = torch.where(win, p[j], best)
             labels[win] = k
     return labels
+
+
+def masks_above(
+    chunks: Iterator[tuple[int, torch.Tensor]], factor: int = 1, order: list[int] | None = None
+) -> torch.Tensor:
+    """(K, X, Y, Z) bool: every channel where its probability, up-sampled trilinearly by ``factor``
+    (:func:`upsample_above`), exceeds 0.5: independent binary tasks (overlapping structures)."""
+    masks = {}
+    shape = None
+    for start, p in chunks:
+        shape = tuple(s * factor for s in p.shape[1:])
+        for j in range(p.shape[0]):
+            k = order[start + j] if order is not None else start + j + 1
+            m = torch.zeros(shape, dtype=torch.bool, device=p.device)
+            found = upsample_above(p[j], factor) if factor > 1 else ((), p[j])
+            if found is not None:
+                box, up = found
+                m[box] = up > BACKGROUND_LEVEL
+            masks[k] = m
+    return torch.stack([masks[k] for k in sorted(masks)])
+
+
+@torch.no_grad()
+def uncertainty_map(model: Network, image: torch.Tensor) -> torch.Tensor | None:
+    """(K, X, Y, Z) raw output of the network's uncertainty head at the grid of ``image`` (None without one)."""
+    model.eval()
+    out = model(image[None])
+    return None if out.uncertainty is None else out.uncertainty[0].float()

@@ -18,6 +18,17 @@ from lcsbench.errors import InputError
 
 
 @dataclass
+class Prediction:
+    """One subject's prediction: ``labels`` (X, Y, Z) class indices, or (K, X, Y, Z) bool masks of
+    overlapping structures; optionally ``uncertainty`` (K, x, y, z) at the training grid, named
+    ``uncertainty_name`` (e.g. σ or the flip probability q)."""
+
+    labels: np.ndarray
+    uncertainty: np.ndarray | None = None
+    uncertainty_name: str | None = None
+
+
+@dataclass
 class PredictContext:
     """What a predictor may need: the run's classes, split and folders, and the job's options."""
 
@@ -34,7 +45,7 @@ class PredictContext:
 
 def network_predictor(method, ctx: PredictContext) -> Callable:
     """Load every model of the run; return ``predict(subject)`` merging their probabilities."""
-    from lcsbench.infer import combine
+    from lcsbench.methods.losses import LOSSES
     from lcsbench.methods.samplers import SAMPLERS
     from lcsbench.train.data import load_subject
     from lcsbench.train.loop import load_model, pick_device
@@ -81,8 +92,19 @@ def network_predictor(method, ctx: PredictContext) -> Callable:
                     yield offset + i, p.cpu()
                 offset += len(part_order)
 
-        return combine(chunks(), subject.factor, order).numpy()
+        labels = sampler.label_map(chunks(), subject.factor, order).numpy()
+        if uncertainty is None or len(parts) != 1:
+            return labels
+        from lcsbench.infer import uncertainty_map
 
+        raw = uncertainty_map(parts[0][0], subject.image.to(device))
+        if raw is None:
+            return labels
+        return Prediction(labels, uncertainty(raw).cpu().numpy(), uncertainty_name)
+
+    loss = LOSSES[method.loss](method.loss_options, len(ctx.classes))
+    uncertainty = getattr(loss, "uncertainty", None)
+    uncertainty_name = getattr(loss, "uncertainty_name", None)
     return predict
 
 
@@ -112,10 +134,20 @@ def predict_run(method_name: str, ctx: PredictContext, out_dir: str | Path) -> N
         predict = PREDICTORS[method.predictor](method, ctx)
         for s in tqdm(ctx.split["test"], desc=f"predict {method_name} {ctx.class_set}", mininterval=5):
             subject = load_subject(ctx.grid_dir / f"{s}.npz", ctx.classes, False)
-            labels = predict(subject)
-            if labels.shape != subject.shape:
+            pred = predict(subject)
+            pred = pred if isinstance(pred, Prediction) else Prediction(pred)
+            labels = pred.labels
+            if labels.shape[-3:] != subject.shape:
                 raise InputError(f"prediction of {s} has shape {labels.shape}, not the preprocessed {subject.shape}")
+            if labels.ndim == 4:  # one mask per (overlapping) structure: a 4D image, structure last
+                labels = np.moveaxis(labels, 0, -1)
             save_nifti(labels.astype(np.uint8), subject.affine, tmp / f"{s}.nii.gz", np.uint8)
+            if pred.uncertainty is not None:  # float16, floored at 1e-7 (q can be ~1e-36)
+                np.savez_compressed(
+                    tmp / f"{s}_{pred.uncertainty_name}.npz",
+                    **{pred.uncertainty_name: np.maximum(pred.uncertainty, 1e-7).astype(np.float16)},
+                    factor=np.asarray(subject.factor),
+                )
         save_json(
             {
                 "method": method_name,

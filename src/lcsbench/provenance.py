@@ -41,6 +41,7 @@ CONFIG_KEYS: dict[str, list[str]] = {
     "validate-dataset": ["dataset", "splits"],
     "publish": ["dataset"],
     "preprocess": ["preprocess"],
+    "weak-labels": ["seed", "weak_labels"],
     "qc": ["qc"],
     "intersubject-dice": ["qc"],
     "splits": ["seed", "splits"],

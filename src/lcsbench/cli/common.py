@@ -32,12 +32,17 @@ def set_threads(n: int) -> None:
     torch.set_flush_denormal(True)  # denormal floats slow CPU convolutions ~4x late in training
 
 
-def class_set(label_table: str, name: str, classes: list[str]):
-    """The :class:`~lcsbench.data.classes.ClassSet` a run's ``--class-set`` names."""
+def class_set(label_table: str, name: str, classes: list[str], structures: dict | None = None):
+    """The :class:`~lcsbench.data.classes.ClassSet` a run's ``--class-set`` names, or with
+    ``structures`` (name -> label names) those named, possibly overlapping, unions."""
     from lcsbench.data.classes import ClassSet, class_set_names
     from lcsbench.data.labels import read_label_table
 
     table = read_label_table(label_table)
+    if structures:
+        return ClassSet.from_unions(table, structures, f"class set {name}")
+    if not classes:
+        raise InputError(f"class set {name}: give --classes (or --structures)")
     return ClassSet.from_table(table, class_set_names(name, table, classes), f"class set {name}")
 
 
@@ -55,10 +60,14 @@ def read_csvs(paths: list[str], what: str):
 def add_run_args(s: argparse.ArgumentParser, grid: bool = True) -> None:
     """The arguments that name one run: method, class set, label table, split (and grid folder)."""
     s.add_argument("--method", required=True)
-    s.add_argument("--classes", nargs="+", required=True, help="ordered class names (config key classes)")
+    s.add_argument("--classes", nargs="+", default=[], help="ordered class names (config key classes)")
     s.add_argument("--class-set", required=True, help="firstN, fine, fineIofN or coarse (lcsbench.data.classes)")
     s.add_argument("--label-table", required=True)
     s.add_argument("--split", required=True, help="split JSON file")
+    s.add_argument(
+        "--structures", type=json_arg, help="named unions of label names, one task each (JSON, not --classes)"
+    )
+    s.add_argument("--config-key", action="append", default=[], help="a further config key of the run (recorded)")
     if grid:
         s.add_argument("--grid-dir", required=True, help="folder of training-grid files ({subject}.npz)")
 

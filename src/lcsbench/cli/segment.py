@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from lcsbench.cli.common import add_run_args, class_set, json_arg, set_threads
+from lcsbench.errors import InputError
 
 
 def cmd_grid(a: argparse.Namespace) -> None:
@@ -15,7 +16,7 @@ def cmd_grid(a: argparse.Namespace) -> None:
     from lcsbench.train.grid import build_grid_cache
 
     table = read_label_table(a.label_table)
-    info = build_grid_cache(a.subject_dir, table["id"].astype(int).tolist(), a.factor, a.out)
+    info = build_grid_cache(a.subject_dir, table["id"].astype(int).tolist(), a.factor, a.out, a.labels)
     print(json.dumps(info), flush=True)
 
 
@@ -27,9 +28,10 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     set_threads(a.threads)
     out = {"model": a.out_model, "meta": a.out_meta, "history": a.out_history, "curve": a.out_curve}
+    out["last"] = a.out_last
     train_run(
         a.method,
-        class_set(a.label_table, a.class_set, a.classes),
+        class_set(a.label_table, a.class_set, a.classes, a.structures),
         TrainConfig.from_dict(a.scale_config),
         read_split(a.split),
         a.grid_dir,
@@ -39,6 +41,7 @@ def cmd_train(a: argparse.Namespace) -> None:
         a.device,
         out,
         a.init_model,
+        a.n_train,
     )
 
 
@@ -54,7 +57,7 @@ def cmd_predict(a: argparse.Namespace) -> None:
     set_threads(a.threads)
     ctx = PredictContext(
         a.class_set,
-        class_set(a.label_table, a.class_set, a.classes),
+        class_set(a.label_table, a.class_set, a.classes, a.structures),
         read_split(a.split),
         Path(a.grid_dir),
         Path(a.prep_dir),
@@ -72,9 +75,23 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from lcsbench.splits import read_split
 
     set_threads(a.threads)
-    classes = class_set(a.label_table, a.class_set, a.classes)
+    classes = class_set(a.label_table, a.class_set, a.classes, a.structures)
+    references = {}
+    for ref in a.reference:
+        name, sep, folder = ref.partition("=")
+        if not sep or not name or name == "true":
+            raise InputError(f"--reference {ref!r}: give NAME=DIR with a NAME other than 'true'")
+        references[name] = folder
     evaluate_run(
-        a.method, a.class_set, classes, read_split(a.split), a.prep_dir, a.predictions, a.out, a.hd95_max_classes
+        a.method,
+        a.class_set,
+        classes,
+        read_split(a.split),
+        a.prep_dir,
+        a.predictions,
+        a.out,
+        a.hd95_max_classes,
+        references,
     )
 
 
@@ -89,6 +106,7 @@ def register(sub) -> None:
     """Add this module's subcommands to the ``lcsbench`` parser."""
     s = sub.add_parser("grid", help=cmd_grid.__doc__)
     s.add_argument("--subject-dir", required=True, help="a preprocessed subject folder")
+    s.add_argument("--labels", help="another label map of the subject (e.g. weak labels) instead of its own")
     s.add_argument("--label-table", required=True)
     s.add_argument("--factor", type=int, required=True)
     s.add_argument("--out", required=True)
@@ -99,9 +117,10 @@ def register(sub) -> None:
     s.add_argument("--scale-config", type=json_arg, required=True, help="the scale's training settings (JSON)")
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--seed-base", type=int, help="config seed the run seed was derived from (recorded)")
-    s.add_argument("--config-key", action="append", default=[], help="a further config key of the run (recorded)")
     s.add_argument("--checkpoint", required=True, help="resumable checkpoint, outside the declared outputs")
     s.add_argument("--init-model", help="another run's model whose weights initialise this one (init_from)")
+    s.add_argument("--n-train", type=int, help="train on the split's first N training subjects only")
+    s.add_argument("--out-last", help="also write the last weights (the model file holds the best on validation)")
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
     for o in ("out-model", "out-meta", "out-history", "out-curve"):
@@ -125,6 +144,13 @@ def register(sub) -> None:
     s.add_argument("--predictions", required=True)
     s.add_argument(
         "--hd95-max-classes", type=int, help="HD95 only for class sets of at most this many classes (default: all)"
+    )
+    s.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="also score against another label folder (<subject>/labels.nii.gz), e.g. weak=work/weak/...",
     )
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", required=True)

@@ -162,6 +162,16 @@ class ClassSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def mirror_order(self) -> list[int] | None:
+        """Channel ``k`` of a flipped image is channel ``mirror_order()[k]`` of the unflipped one;
+        None when a class's mirror is not itself a class of the set."""
+        if self.mirrors is None:
+            return None
+        where = {ids: k for k, ids in enumerate(self.ids)}
+        if any(ids not in where for ids in self.mirrors):
+            return None
+        return [where[ids] for ids in self.mirrors]
+
     def index_map(self, labels: np.ndarray, mirrored: bool = False) -> np.ndarray:
         """Label-id volume -> class-index volume (0 = background); ``mirrored`` uses the mirror ids."""
         if self.overlapping:

@@ -5,7 +5,8 @@ Component registries (one module each; add an entry there, never a branch elsewh
 :mod:`~lcsbench.methods.losses`, :mod:`~lcsbench.methods.class_weights`,
 :mod:`~lcsbench.methods.optimisers` (optimisers and learning-rate schedules),
 :mod:`~lcsbench.methods.inits`, :mod:`~lcsbench.methods.samplers`,
-:mod:`~lcsbench.methods.predictors`. This module imports no torch (the Snakefile reads it).
+:mod:`~lcsbench.methods.predictors`, :mod:`~lcsbench.methods.callbacks`. This module imports
+no torch (the Snakefile reads it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from lcsbench.errors import InputError
 from lcsbench.methods.backbones import BACKBONES
+from lcsbench.methods.callbacks import CALLBACKS
 from lcsbench.methods.class_weights import CLASS_WEIGHTS
 from lcsbench.methods.heads import HEADS
 from lcsbench.methods.inits import INITS
@@ -31,7 +33,8 @@ class Method:
 
     ``backbone`` is ``None`` for a method with nothing to train (its predictor needs no network).
     ``init_from`` names the method whose run on the same class set and split gives the initial
-    weights (with ``init="weights"``).
+    weights (with ``init="weights"``). ``callbacks`` run after each validation (e.g. sporadic-error
+    rejection), with ``callback_options``.
     """
 
     name: str
@@ -49,6 +52,8 @@ class Method:
     init: str = "random"
     init_from: str | None = None
     predictor: str = "network"
+    callbacks: tuple[str, ...] = ()
+    callback_options: dict = field(default_factory=dict, hash=False)
 
     @property
     def trainable(self) -> bool:
@@ -68,6 +73,8 @@ class Method:
         sampler = SAMPLERS[self.sampler]
         LOSSES[self.loss], CLASS_WEIGHTS[self.class_weights], INITS[self.init], PREDICTORS[self.predictor]
         OPTIMISERS[self.optimiser], LR_SCHEDULES[self.lr_schedule]
+        for c in self.callbacks:
+            CALLBACKS[c]
         if sampler.cond_channels and not backbone.conditioning:
             raise InputError(
                 f"method {self.name}: backbone {self.backbone} takes no atlas, sampler {self.sampler} needs one"
@@ -119,6 +126,57 @@ for _m in (
         "LCS with the released code's U-Net",
         backbone="unet-original",
         sampler="label-conditioned",
+    ),
+    # McKinley et al.: multi-task sigmoid outputs, focal base loss, RMSprop with warm restarts
+    Method(
+        "plain",
+        "multi-task 3D U-Net, focal loss (McKinley et al.'s plain network)",
+        sampler="multi-task",
+        loss="focal",
+        optimiser="rmsprop",
+        lr_schedule="cosine-restarts",
+    ),
+    Method(
+        "plain-warmup",
+        "the plain network for the warm-up restarts that start the heteroscedastic ones",
+        sampler="multi-task",
+        loss="focal",
+        optimiser="rmsprop",
+        lr_schedule="cosine-restarts",
+    ),
+    Method(
+        "predictive-variance",
+        "plain warm-up, then Kendall & Gal's predictive variance (logit s.d. per voxel and task)",
+        heads=("segmentation", "uncertainty"),
+        sampler="multi-task",
+        loss="predictive-variance",
+        optimiser="rmsprop",
+        lr_schedule="cosine-restarts",
+        init="weights",
+        init_from="plain-warmup",
+    ),
+    Method(
+        "label-flip",
+        "plain warm-up, then the label-flip loss (McKinley et al. Eq. 1)",
+        heads=("segmentation", "uncertainty"),
+        sampler="multi-task",
+        loss="label-flip",
+        optimiser="rmsprop",
+        lr_schedule="cosine-restarts",
+        init="weights",
+        init_from="plain-warmup",
+    ),
+    Method(
+        "label-flip-rejection",
+        "plain warm-up, label-flip, then label-flip with sporadic-error rejection",
+        heads=("segmentation", "uncertainty"),
+        sampler="multi-task",
+        loss="label-flip",
+        optimiser="rmsprop",
+        lr_schedule="cosine-restarts",
+        init="weights",
+        init_from="plain-warmup",
+        callbacks=("sporadic-rejection",),
     ),
 ):
     register_method(_m)

@@ -89,9 +89,16 @@ class PredictiveVariance(Focal):
     head predicts log σ² per voxel and task; the focal loss is averaged over ``samples`` Monte-Carlo
     draws of the logits perturbed by N(0, σ²) (written by hand; MONAI has no such loss)."""
 
+    uncertainty_name = "sigma"
+
     def __init__(self, gamma: float = 2.0, samples: int = 10):
         super().__init__(gamma)
         self.samples = samples
+
+    @staticmethod
+    def uncertainty(raw):
+        """σ, the s.d. of the logit, from the head's log σ²."""
+        return (0.5 * raw).exp()
 
     def __call__(self, output, batch):
         import torch
@@ -130,9 +137,16 @@ class LabelFlip:
     Voxels in ``batch.ignore`` (sporadic-error rejection) are left out.
     """
 
+    uncertainty_name = "flip_probability"
+
     def __init__(self, gamma: float = 2.0):
         self.class_weights = None
         self.gamma = gamma
+
+    @staticmethod
+    def uncertainty(raw):
+        """q, the predicted probability that the label is flipped."""
+        return flip_probability(raw)
 
     def terms(self, seg_logits, flip_logits, target):
         """The two per-voxel terms of Eq. 1 (label term, flip term)."""

@@ -26,6 +26,18 @@ class _Sampling(ABC):
     def out_channels(self, n_classes: int) -> int:
         """Output channels of a network trained with this sampler for ``n_classes`` classes."""
 
+    def validation_scores(self, method, model, val, atlas, n_classes: int, label_batch: int):
+        """(K,) validation Dice per class at the training grid; NaN for a class absent from every subject."""
+        from lcsbench.train.loop import validation_scores
+
+        return validation_scores(method, model, val, atlas, n_classes, label_batch)
+
+    def label_map(self, chunks, factor: int, order: list[int] | None = None):
+        """The prediction on the preprocessed grid from probability chunks: one class per voxel."""
+        from lcsbench.infer import combine
+
+        return combine(chunks, factor, order)
+
     def random_batch(self, batch: int, n_classes: int, grid: list[int], device):
         """Random image, sparse binary target and atlas of the shapes a training step sees."""
         import torch
@@ -46,7 +58,7 @@ class AllClasses(_Sampling):
     def out_channels(self, n_classes: int) -> int:
         return n_classes
 
-    def make(self, train, n_classes: int, atlas, cfg, generator, patch):
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
         from lcsbench.train.data import AllClassesSampler
 
         return AllClassesSampler(
@@ -72,7 +84,7 @@ class LabelConditioned(_Sampling):
     def out_channels(self, n_classes: int) -> int:
         return 1
 
-    def make(self, train, n_classes: int, atlas, cfg, generator, patch):
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
         from lcsbench.train.data import ConditionedSampler
 
         return ConditionedSampler(
@@ -89,5 +101,39 @@ class LabelConditioned(_Sampling):
         return conditioned_probabilities(model, image, atlas_image, masks, label_batch, shared)
 
 
+class MultiTask(AllClasses):
+    """McKinley et al.: every structure its own binary task (structures may overlap), one forward
+    pass per volume; validated and predicted per structure (sigmoid > 0.5), not by argmax."""
+
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
+        from lcsbench.train.data import MultiTaskSampler
+
+        mirror_order = classes.mirror_order() if classes is not None and cfg.flip_prob > 0 else None
+        return MultiTaskSampler(
+            train, n_classes, None, cfg.batch_size, cfg.flip_prob, 0.0, generator, patch, mirror_order=mirror_order
+        )
+
+    def validation_scores(self, method, model, val, atlas, n_classes: int, label_batch: int):
+        """Dice of each structure (sigmoid > 0.5 against coverage >= 0.5) over the validation subjects."""
+        import torch
+        from monai.metrics import DiceMetric
+
+        from lcsbench.infer import all_class_probabilities
+
+        metric = DiceMetric(include_background=True, reduction="mean_batch", ignore_empty=True)
+        for s in val:
+            ((_, p),) = all_class_probabilities(model, s.image)
+            truth = torch.stack([(s.channel(c) >= 0.5).float() for c in range(1, n_classes + 1)])
+            metric((p > 0.5).float()[None].cpu(), truth[None].cpu())
+        return metric.aggregate()
+
+    def label_map(self, chunks, factor: int, order: list[int] | None = None):
+        """(K, X, Y, Z) bool: each structure where its up-sampled probability exceeds 0.5."""
+        from lcsbench.infer import masks_above
+
+        return masks_above(chunks, factor, order)
+
+
 SAMPLERS.register("all-classes", AllClasses())
+SAMPLERS.register("multi-task", MultiTask())
 SAMPLERS.register("label-conditioned", LabelConditioned())

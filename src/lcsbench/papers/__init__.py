@@ -7,4 +7,4 @@ adds its subcommands), the rule file ``rules/papers/<p>.smk`` and the config sec
 
 from __future__ import annotations
 
-PAPERS: tuple[str, ...] = ("lcs",)
+PAPERS: tuple[str, ...] = ("lcs", "mckinley")

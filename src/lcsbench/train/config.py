@@ -34,6 +34,9 @@ class TrainConfig:
     min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``
     restart_steps: int | None = None  # steps per cosine cycle of a warm-restarts schedule (McKinley: 2 000)
     lr_min: float = 1e-7  # the learning rate at the end of each cosine cycle
+    reject_start: int = 0  # sporadic-error rejection: first pass at this step (McKinley: after the label-flip restarts)
+    reject_every: int | None = None  # ... and again every this many steps (McKinley: 20 restarts)
+    reject_threshold: float = 1e-3  # ... masking disagreeing voxels whose flip probability is below this
 
     def __post_init__(self) -> None:
         if self.restart_steps is not None and self.restart_steps < 1:

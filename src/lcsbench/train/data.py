@@ -157,27 +157,44 @@ class Sampler(ABC):
         """The target channel whose voxel the training window is placed around."""
 
     def sample(self) -> Batch:
-        images, targets, atlases, groups, flips = [], [], [], [], []
+        images, targets, atlases, ignores, groups, flips = [], [], [], [], [], []
         for _ in range(self.batch_size):
             s = self.train[self._int(len(self.train))]
             flip = self._uniform() < self.flip_prob
             group, chans, atlas = self._draw(s, flip)
-            img, tgt = s.image, torch.stack(chans)
+            img, tgt, ign = s.image, torch.stack(chans), self._ignore(s, flip)
             if flip:
                 img, tgt = img.flip(1), tgt.flip(1)
+                ign = None if ign is None else ign.flip(1)
             if self.patch:
                 w = self._window(self._window_class(tgt))
                 img, tgt = img[(slice(None), *w)], tgt[(slice(None), *w)]
                 if atlas is not None:
                     atlas = atlas[(slice(None), *w)]
+                if ign is not None:
+                    ign = ign[(slice(None), *w)]
             images.append(img)
             targets.append(tgt)
             if atlas is not None:
                 atlases.append(atlas)
+            if ign is not None:
+                ignores.append(ign)
             groups.append(group)
             flips.append(flip)
         atlas = torch.stack(atlases) if atlases else None
-        return Batch(torch.stack(images), torch.stack(targets), atlas, groups, flips)
+        ignore = torch.stack(ignores) if ignores else None
+        return Batch(torch.stack(images), torch.stack(targets), atlas, groups, flips, ignore)
+
+    def _ignore(self, s: GridSubject, flip: bool) -> torch.Tensor | None:
+        """(C, X, Y, Z) bool: the sample's voxels left out of the loss, before flip and crop (None: none)."""
+        return None
+
+    def state_dict(self) -> dict:
+        """Sampler state beyond the generator (checkpointed)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027 (optional hook: most samplers hold no more)
+        """Restore what :meth:`state_dict` returned."""
 
 
 class AllClassesSampler(Sampler):
@@ -189,6 +206,38 @@ class AllClassesSampler(Sampler):
 
     def _window_class(self, target):
         return target[self._int(self.k)]
+
+
+class MultiTaskSampler(Sampler):
+    """Every structure its own binary task (McKinley et al.): the target of channel k is the grid
+    voxels that structure k covers by at least half; windows around a voxel of one random
+    structure. ``ignore`` (subject name -> (K, X, Y, Z) bool, set by the sporadic-error rejection
+    callback) leaves voxels out of the loss; a flipped sample takes its mirror channels' masks."""
+
+    def __init__(self, *args, mirror_order: list[int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mirror_order = mirror_order
+        self.ignore: dict[str, torch.Tensor] = {}
+
+    def _draw(self, s, flip):
+        group = list(range(1, self.k + 1))
+        return group, [(s.channel(c, flip) >= 0.5).float() for c in group], None
+
+    def _window_class(self, target):
+        return target[self._int(self.k)]
+
+    def _ignore(self, s, flip):
+        mask = self.ignore.get(s.name)
+        if mask is None:
+            return None
+        return mask[self.mirror_order] if flip else mask
+
+    def state_dict(self) -> dict:
+        return {"ignore": {name: m.cpu() for name, m in self.ignore.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        device = self.train[0].image.device
+        self.ignore = {name: m.to(device) for name, m in state.get("ignore", {}).items()}
 
 
 class ConditionedSampler(Sampler):

@@ -48,7 +48,9 @@ def label_fractions(labels: np.ndarray, label_ids: list[int], factor: int) -> np
     return (counts[: len(label_ids) * X * Y * Z] / factor**3).reshape(len(label_ids), X, Y, Z).astype(np.float16)
 
 
-def build_grid_cache(subject_dir: str | Path, label_ids: list[int], factor: int, out: str | Path) -> dict:
+def build_grid_cache(
+    subject_dir: str | Path, label_ids: list[int], factor: int, out: str | Path, labels: str | Path | None = None
+) -> dict:
     """Write one subject at the training grid as an uncompressed ``.npz`` (fast to load).
 
     Keys: ``image`` (X, Y, Z) float32, ``label_ids``, ``factor``, ``shape`` (the preprocessed
@@ -59,7 +61,7 @@ def build_grid_cache(subject_dir: str | Path, label_ids: list[int], factor: int,
 
     d = Path(subject_dir)
     t1, affine = _read(d / "t1.nii.gz", np.float32)
-    labels, _ = _read(d / "labels.nii.gz", np.int64)
+    labels, _ = _read(Path(labels) if labels else d / "labels.nii.gz", np.int64)
     if t1.shape != labels.shape:
         raise InputError(f"{d}: t1 {t1.shape} and labels {labels.shape} differ in shape; rerun preprocess")
     unknown = sorted(set(np.unique(labels).tolist()) - {0, *label_ids})

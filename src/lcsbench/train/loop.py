@@ -31,6 +31,7 @@ from lcsbench.infer import combine
 from lcsbench.io import atomic_path
 from lcsbench.methods import Method, get_method
 from lcsbench.methods.build import backbone_settings, build_network
+from lcsbench.methods.callbacks import CALLBACKS
 from lcsbench.methods.class_weights import CLASS_WEIGHTS
 from lcsbench.methods.inits import INITS
 from lcsbench.methods.losses import LOSSES
@@ -182,7 +183,9 @@ class Trainer:
         if fixed is not None:  # the backbone sees windows of its fixed size only
             patch = fixed
         # subjects live on the training device, so cropping, flips and masks run there (no data stall)
-        self.sampler = sampling.make([_to(s, device) for s in train_set], k, self.atlas, cfg, self.gen, patch)
+        self.sampler = sampling.make(
+            [_to(s, device) for s in train_set], k, self.atlas, cfg, self.gen, patch, classes=classes
+        )
         self.loss_fn = LOSSES[method.loss](method.loss_options, k)
         self.class_weights = CLASS_WEIGHTS[method.class_weights](k, method.class_weight_options)
         self.loss_fn.class_weights = self.class_weights.weights
@@ -202,6 +205,7 @@ class Trainer:
         }
         self.best_weights = copy.deepcopy(self.model.state_dict())
         self.callbacks: list[Callable[[Trainer, list[float]], None]] = [Trainer._update_class_weights]
+        self.callbacks += [CALLBACKS[c](method.callback_options, cfg) for c in method.callbacks]
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -224,6 +228,7 @@ class Trainer:
             "sampler_rng": self.gen.get_state(),
             "best_model": self.best_weights,
             "state": self.state,
+            "sampler": self.sampler.state_dict(),
         }
         if self.device.type == "cuda":
             ck["cuda_rng"] = torch.cuda.get_rng_state()
@@ -241,6 +246,7 @@ class Trainer:
             torch.cuda.set_rng_state(ck["cuda_rng"])
         self.best_weights = ck["best_model"]
         self.state = ck["state"]
+        self.sampler.load_state_dict(ck.get("sampler", {}))
 
     def resume(self, checkpoint: Path) -> None:
         """Continue from ``checkpoint`` if it was written with the same settings."""
@@ -293,7 +299,9 @@ class Trainer:
 
     def validate(self) -> list[float]:
         """Per-class validation Dice; one history row; the best weights so far; the callbacks."""
-        per_class = validation_scores(self.method, self.model, self.val_set, self.atlas, self.k, self.cfg.label_batch)
+        per_class = SAMPLERS[self.method.sampler].validation_scores(
+            self.method, self.model, self.val_set, self.atlas, self.k, self.cfg.label_batch
+        )
         score = float(torch.nanmean(per_class))
         scores = [float(v) for v in per_class]
         s = self.state
@@ -326,6 +334,10 @@ class Trainer:
         self.resume(checkpoint)
         if self.init_note and self.state["step"] == 0:
             print(self.init_note, flush=True)
+        if self.state["step"] == 0:
+            for callback in self.callbacks:
+                if hasattr(callback, "start"):
+                    callback.start(self)
         if cfg.steps == 0 and not self.state["history"]:
             self.validate()  # validation is at every eval_every steps and the last; untrained: once
         self.model.train()
@@ -352,6 +364,7 @@ class Trainer:
                 f"{cfg.patience} steps (best {self.state['best_score']:.4f} at step {self.state['best_step']})",
                 flush=True,
             )
+        self.last_weights = copy.deepcopy(self.model.state_dict())
         self.model.load_state_dict(self.best_weights)
         s = self.state
         meta = {
@@ -366,6 +379,8 @@ class Trainer:
             "data_wait_share": round(s.get("data_seconds", 0.0) / s["seconds"], 4) if s["seconds"] else None,
             "device": str(self.device),
         }
+        if "rejection" in s:
+            meta["rejection"] = s["rejection"]
         return self.model, meta, s["history"]
 
 

@@ -22,9 +22,12 @@ def train_run(
     device_name: str,
     out: dict[str, str],
     init_model: str | None = None,
+    n_train: int | None = None,
 ) -> dict:
     """Train, keep the weights best on the validation subjects, write ``out`` (model, meta,
-    history, curve); the checkpoint is removed once the model is written. Returns the metadata."""
+    history, curve, and with ``out["last"]`` the last weights too); the checkpoint is removed once
+    the models are written. ``n_train``: only the split's first N training subjects. Returns the
+    metadata."""
     import pandas as pd
 
     from lcsbench.figures.curves import learning_curve
@@ -41,7 +44,12 @@ def train_run(
     t0 = time.perf_counter()
     cfg = cfg.for_classes(classes)
     flip = cfg.flip_prob > 0
-    train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in split["train"]]
+    train_names = split["train"]
+    if n_train is not None:
+        if not 0 < n_train <= len(train_names):
+            raise InputError(f"--n-train {n_train}: split {split['split']} has {len(train_names)} training subjects")
+        train_names = train_names[:n_train]
+    train_set = [load_subject(grid / f"{s}.npz", classes, flip) for s in train_names]
     val_set = [load_subject(grid / f"{s}.npz", classes, False) for s in split["val"]]
     atlas = load_subject(grid / f"{split['atlas'][0]}.npz", classes, False) if method.needs_atlas else None
     if train_set[0].factor != cfg.grid_factor:
@@ -65,6 +73,9 @@ def train_run(
     )
     save_json(meta, out["meta"])
     save_model(model, meta, out["model"])
+    if out.get("last"):
+        model.load_state_dict(trainer.last_weights)
+        save_model(model, {**meta, "weights": f"last (step {meta['steps_run']})"}, out["last"])
     Path(checkpoint).unlink(missing_ok=True)
     print(f"best validation Dice {meta['best_val_dice']:.4f} at step {meta['best_step']}", flush=True)
     return meta

@@ -1,0 +1,137 @@
+"""McKinley et al.'s section of ``results/summary.md``: Table 1 next to the paper's, in words."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lcsbench.analysis.stats import format_p
+from lcsbench.papers.mckinley.experiment import REFERENCE
+from lcsbench.papers.mckinley.numbers import COLUMNS, RANKING, TABLE1
+
+
+def _f(v: float) -> str:
+    return "–" if v != v else f"{v:.3f}"
+
+
+def _table(table: pd.DataFrame, labels: str, with_paper: bool) -> list[str]:
+    part = table[table["labels"] == labels]
+    structures = list(COLUMNS.values())
+    head = " | ".join([*COLUMNS, "overall ± SD"])
+    out = [f"| model | {head} | better / worse than {REFERENCE} (of 28, Holm) |", "|---" * (len(COLUMNS) + 3) + "|"]
+    for model, rows in part.groupby("model", sort=False):
+        r = rows.set_index("structure")
+        cells = [
+            _f(r.loc[s, "mean_dice"]) + {"better": " ↑", "worse": " ↓"}.get(r.loc[s, "verdict"], "") for s in structures
+        ]
+        o = r.loc["overall"]
+        cells.append(f"{_f(o['mean_dice'])} ± {o['sd_dice']:.3f}")
+        tissue = r[~r["auxiliary"] & (r.index != "overall")]
+        counts = (
+            "reference"
+            if model == REFERENCE
+            else (f"{(tissue['verdict'] == 'better').sum()} / {(tissue['verdict'] == 'worse').sum()}")
+        )
+        out.append(f"| {model} | " + " | ".join(cells) + f" | {counts} |")
+        if with_paper and model in TABLE1:
+            paper = [_f(TABLE1[model][s]) for s in structures] + [_f(TABLE1[model]["overall"])]
+            out.append(f"| *paper: {model}* | " + " | ".join(paper) + " | |")
+    return out
+
+
+def section(
+    table: pd.DataFrame, stats: dict, weak: pd.DataFrame, errors: tuple[pd.DataFrame, pd.DataFrame] | None = None
+) -> str:
+    """The section's Markdown (lines joined)."""
+    mean = weak[weak["subject"] == "mean"].iloc[0]
+    n = stats["labels"]["weak"]["models"][REFERENCE]["n_subjects"]
+    out = [
+        "### McKinley et al.: heteroscedastic multi-task networks on weak labels",
+        "",
+        "Networks trained on the *weak* labels of the split's first training subjects: the reference "
+        "labels with systematic errors (eroded putamen and thalamus), predictable ones (one-voxel shifts "
+        "of coronal slices) and sporadic ones (relabelled balls): on average "
+        f"{100 * mean['wrong']:.1f} % of brain voxels are wrong ({100 * mean['systematic']:.2f} % systematic, "
+        f"{100 * mean['predictable']:.2f} % predictable, {100 * mean['sporadic']:.2f} % sporadic; "
+        "`results/tables/mckinley_weak_labels.csv`).",
+        "",
+        "![weak labels](results/figures/mckinley_weak_labels.png)",
+        "",
+        f"**Table 1**, mean test Dice ({n} test subjects over all splits; ↑/↓ significantly better/worse than "
+        f"{REFERENCE}, Wilcoxon signed-rank, Holm over the 28 structures). Scored against the weak labels "
+        "(the paper's protocol, FreeSurfer labels there), with the paper's numbers in italics:",
+        "",
+        *_table(table, "weak", True),
+        "",
+        "Scored against the true labels (which only a phantom has):",
+        "",
+        *_table(table, "true", False),
+        "",
+        "![validation curves](results/figures/mckinley_curves.png)",
+        "",
+        "![flip probability](results/figures/mckinley_flip_map.png)",
+        "",
+    ]
+    out += _words(stats)
+    if errors is not None:
+        out += _errors(*errors)
+    return "\n".join(out)
+
+
+def _errors(auc: pd.DataFrame, rejection: pd.DataFrame) -> list[str]:
+    kinds = [k for k in dict.fromkeys(auc["error_kind"])]
+    out = [
+        "**Beyond the paper: does the uncertainty find the weak labels' errors?** On the training subjects "
+        "(truth known), at the training grid: ROC AUC of each network's σ or q for the voxels of each "
+        "error kind against the correct voxels within one grid voxel of the structure "
+        "(`results/tables/mckinley_error_auc.csv`); and the voxels the final network's rejection rule "
+        "(disagreement with the weak label at q < threshold) would mask: the share that are label errors "
+        "(precision), by kind, and the share of sporadic errors it finds (`results/tables/mckinley_rejection.csv`).",
+        "",
+        "| model | "
+        + " | ".join(f"AUC {k}" for k in kinds)
+        + " | masked voxels | precision | of which sporadic | sporadic found |",
+        "|---" * (len(kinds) + 5) + "|",
+    ]
+    for model, part in auc.groupby("model", sort=False):
+        a = part.set_index("error_kind")["auc"]
+        r = rejection.set_index("model").loc[model]
+        cells = [_f(a[k]) for k in kinds] + [str(int(r["masked_voxels"]))]
+        cells += [_f(r[c]) for c in ("precision", "share_sporadic", "sporadic_recall")]
+        out.append(f"| {model} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out
+
+
+def _words(stats: dict) -> list[str]:
+    lines = []
+    for labels in ("weak", "true"):
+        block = stats["labels"][labels]
+        m = block["models"]
+        ranking = [r for r in block["ranking"] if r in RANKING]
+        paper_order = list(RANKING)
+        agrees = ranking == paper_order
+        order = " > ".join(f"{r} ({m[r]['overall_mean']:.3f})" for r in ranking)
+        early, late = m.get("plain-early"), m.get(REFERENCE)
+        decline = ""
+        if early and late:
+            p = early["overall_p_wilcoxon"]
+            decline = (
+                f" The plain network's best validation checkpoint scores {early['overall_mean']:.3f} and its last "
+                f"{late['overall_mean']:.3f} (p = {format_p(p)}); "
+                + (
+                    "it declines late in training, as in the paper."
+                    if early["overall_mean"] > late["overall_mean"] and p == p and p < 0.05
+                    else "no significant late decline, unlike the paper."
+                )
+            )
+        lines.append(
+            f"Against the {labels} labels the overall ranking is {order}: "
+            + (
+                "the paper's order (label-flip > predictive variance > plain late)."
+                if agrees
+                else "not the paper's order (label-flip > predictive variance > plain late)."
+            )
+            + decline
+        )
+        lines.append("")
+    return lines
