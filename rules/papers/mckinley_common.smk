@@ -106,3 +106,30 @@ def mck_error_model_args(wildcards):
 
 def weak_dir_of(wildcards, input):
     return str(Path(input.weak[0]).parent.parent)
+
+
+def mck_plan():
+    """One line for the log: the experiment's trainings and steps at this scale, and the time they
+    take at the step time measured at the paper grid (`snakemake bench`, results/perf/memory.csv)."""
+    runs = len(MCK_EXP.RUNS) * len(SPLITS)
+    restarts = sum(MCK_EXP.restarts(r, MCK_SCHEDULE) for r in MCK_EXP.RUNS)
+    steps = restarts * MCK_SCHEDULE["restart_steps"] * len(SPLITS)
+    line = f"papers.mckinley at scale {SCALE}: {runs} trainings, {steps:,} steps in all"
+    probe = Path("results/perf/memory.csv")
+    if SCALE == "paper" and probe.is_file():
+        m = pd.read_csv(probe)
+        m = m[(m["grid"] == "paper") & (m["status"] == "ok") & (m["batch"] == TRAIN["batch_size"])]
+        m = m[m["method"] == "baseline"]  # one output per class, as the multi-task network
+        if len(m):
+            row = m.iloc[(m["n_classes"] - len(MCK["structures"])).abs().argsort().iloc[0]]
+            hours = steps * float(row["step_seconds"]) / 3600
+            line += (
+                f"; at the {row['step_seconds']:.1f} s per step measured for a {row['n_classes']}-channel U-Net "
+                f"at the paper grid on {row['device']} that is {hours:,.0f} hours of that device "
+                "(no GPU step time has been measured yet: run `snakemake bench` on the GPU to get one)"
+            )
+    return line
+
+
+if MCK["enabled"] and SCALE == "paper":
+    print(mck_plan(), file=sys.stderr)
