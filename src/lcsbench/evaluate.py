@@ -105,27 +105,46 @@ def evaluate_subject(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def mask_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """Bounding box of a boolean volume (None when it is empty)."""
+    axes = [np.flatnonzero(mask.any(axis=tuple(e for e in range(mask.ndim) if e != d))) for d in range(mask.ndim)]
+    if not axes[0].size:
+        return None
+    return tuple(slice(int(a[0]), int(a[-1]) + 1) for a in axes)
+
+
 def evaluate_masks(
-    subject: str, pred: np.ndarray, truth: np.ndarray, class_names: list[str], spacing, hd95: bool = True
+    subject: str,
+    pred: np.ndarray,
+    labels: np.ndarray,
+    id_sets,
+    class_names: list[str],
+    spacing,
+    hd95: bool = True,
+    pred_boxes: list | None = None,
 ) -> pd.DataFrame:
-    """Metrics of overlapping structures: ``pred`` and ``truth`` (K, X, Y, Z) bool, one mask each;
-    the same columns and NaN rules as :func:`evaluate_subject`."""
+    """Metrics of overlapping structures: ``pred`` (K, X, Y, Z) bool, one mask each, against the
+    label map ``labels`` where structure k is the union of label ids ``id_sets[k]``; the same
+    columns and NaN rules as :func:`evaluate_subject`. Each structure is scored inside the box of
+    its two masks (``pred_boxes``: the predictions' boxes, when already known)."""
     spacing = [float(s) for s in spacing]
     ml = float(np.prod(spacing)) / 1000
+    label_boxes = ndimage.find_objects(labels)
+    top = int(max(labels.max(), max(max(ids) for ids in id_sets))) + 1
     rows = []
     for i, name in enumerate(class_names):
-        p, t = pred[i], truth[i]
-        box = union_box(
-            [
-                ndimage.find_objects(p.astype(np.uint8))[0] if p.any() else None,
-                ndimage.find_objects(t.astype(np.uint8))[0] if t.any() else None,
-            ],
-            p.shape,
-            margin=1,
-        )
+        ids = sorted(id_sets[i])
+        t_box = union_box([label_boxes[j - 1] if j <= len(label_boxes) else None for j in ids])
+        p_box = pred_boxes[i] if pred_boxes is not None else mask_box(pred[i])
+        box = union_box([p_box, t_box], pred.shape[1:], margin=1)
         dice = hd = float("nan")
+        n_true = n_pred = 0
         if box is not None:
-            dice, hd = binary_scores(p[box], t[box], spacing, hd95)
+            lut = np.zeros(top, bool)
+            lut[ids] = True
+            p, t = pred[i][box], lut[labels[box]]
+            n_true, n_pred = int(t.sum()), int(p.sum())
+            dice, hd = binary_scores(p, t, spacing, hd95)
         rows.append(
             {
                 "subject": subject,
@@ -133,8 +152,8 @@ def evaluate_masks(
                 "class": name,
                 "dice": round(dice, 6) if dice == dice else dice,
                 "hd95_mm": round(hd, 4) if hd == hd else hd,
-                "true_ml": round(int(t.sum()) * ml, 4),
-                "pred_ml": round(int(p.sum()) * ml, 4),
+                "true_ml": round(n_true * ml, 4),
+                "pred_ml": round(n_pred * ml, 4),
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -181,10 +200,13 @@ def evaluate_run(
         p = pred_dir / f"{s}.nii.gz"
         if not p.is_file():
             raise InputError(f"prediction {p} is missing; rerun the predict rule")
-        pred = np.asarray(nib.load(str(p)).dataobj, np.int64)
-        masks = pred.ndim == 4  # one mask per structure (multi-task), structure last
+        pred_img = nib.load(str(p))
+        masks = len(pred_img.shape) == 4  # one mask per structure (multi-task), structure last
         if masks:
-            pred = np.moveaxis(pred, -1, 0).astype(bool)
+            pred = np.moveaxis(np.asarray(pred_img.dataobj, np.uint8), -1, 0).astype(bool)
+            pred_boxes = [mask_box(m) for m in pred]
+        else:
+            pred = np.asarray(pred_img.dataobj, np.int64)
         for ref, folder in label_dirs.items():
             label_file = folder / s / "labels.nii.gz"
             if not label_file.is_file():
@@ -192,11 +214,12 @@ def evaluate_run(
             truth_img = nib.load(str(label_file))
             labels = np.asarray(truth_img.dataobj, np.int64)
             spacing = truth_img.header.get_zooms()[:3]
-            truth = classes.masks(labels) if masks else classes.index_map(labels)
-            if pred.shape != truth.shape:
-                raise InputError(f"prediction {p} has shape {pred.shape}, labels {truth.shape}; rerun predict")
-            score = evaluate_masks if masks else evaluate_subject
-            frame = score(s, pred, truth, list(classes.names), spacing, hd95)
+            if pred.shape[-3:] != labels.shape or (masks and len(pred) != len(classes)):
+                raise InputError(f"prediction {p} has shape {pred.shape}, labels {labels.shape}; rerun predict")
+            if masks:
+                frame = evaluate_masks(s, pred, labels, classes.ids, list(classes.names), spacing, hd95, pred_boxes)
+            else:
+                frame = evaluate_subject(s, pred, classes.index_map(labels), list(classes.names), spacing, hd95)
             if references:
                 frame.insert(0, "reference", ref)
             frames.append(frame)

@@ -139,9 +139,9 @@ def predict_run(method_name: str, ctx: PredictContext, out_dir: str | Path) -> N
             labels = pred.labels
             if labels.shape[-3:] != subject.shape:
                 raise InputError(f"prediction of {s} has shape {labels.shape}, not the preprocessed {subject.shape}")
-            if labels.ndim == 4:  # one mask per (overlapping) structure: a 4D image, structure last
-                labels = np.moveaxis(labels, 0, -1)
-            save_nifti(labels.astype(np.uint8), subject.affine, tmp / f"{s}.nii.gz", np.uint8)
+            if labels.ndim == 4:  # one mask per (overlapping) structure: a 4D image, structure last,
+                labels = np.asfortranarray(np.moveaxis(labels, 0, -1), np.uint8)  # in NIfTI's memory order
+            save_nifti(labels.astype(np.uint8, copy=False), subject.affine, tmp / f"{s}.nii.gz", np.uint8)
             if pred.uncertainty is not None:  # float16, floored at 1e-7 (q can be ~1e-36)
                 np.savez_compressed(
                     tmp / f"{s}_{pred.uncertainty_name}.npz",
