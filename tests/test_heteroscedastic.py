@@ -326,4 +326,3 @@ def test_structures_train_predict_masks_and_uncertainty_and_score_against_two_la
     expect = 2 * (masks[2] & side_l).sum() / (masks[2].sum() + side_l.sum())
     got = true[(true["subject"] == test) & (true["class"] == "side_L")]["dice"].item()
     assert got == pytest.approx(expect, abs=1e-5)
-
