@@ -35,8 +35,11 @@ def cmd_weak_labels(a: argparse.Namespace) -> None:
             raise InputError(f"weak-label stats {f} do not exist; rerun the weak_labels rule")
         rows.append(json.loads(Path(f).read_text()))
     table = pd.DataFrame(rows)
-    mean = table.drop(columns=["subject", "seed"]).mean(numeric_only=True)
+    kinds = ["systematic", "predictable", "sporadic", "wrong", "shifted_slices"]
+    table = table[["subject", *kinds, "brain_voxels", "seed"]]
+    mean = table[kinds].mean()
     table = pd.concat([table, pd.DataFrame([{"subject": "mean", **mean.to_dict()}])], ignore_index=True)
+    table = table.astype({"brain_voxels": "Int64", "seed": "Int64"})  # integers, empty in the mean row
     write_table(table, a.out_table, a.out_markdown)
     load = [np.asarray(nib.load(p).dataobj, np.int64) for p in (a.labels, a.weak, a.kind)]
     qc_figure(*load, a.out_figure, f"{Path(a.weak).parent.name}: truth, weak labels, errors by kind")

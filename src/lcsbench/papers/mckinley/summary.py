@@ -115,6 +115,7 @@ def _words(stats: dict) -> list[str]:
         decline = ""
         if early and late:
             p = early["overall_p_wilcoxon"]
+            p = float("nan") if p is None else p  # JSON null
             decline = (
                 f" The plain network's best validation checkpoint scores {early['overall_mean']:.3f} and its last "
                 f"{late['overall_mean']:.3f} (p = {format_p(p)}); "
