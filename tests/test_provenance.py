@@ -60,7 +60,10 @@ def _flip_byte(path: Path) -> bytes:
 def test_record_content(run):
     rec = json.loads((run / f"{TARGET}.prov.json").read_text())
     assert rec["command"] == "lcsbench evaluate" and rec["sha256"] == provenance.sha256(run / TARGET)
-    assert rec["config"]["keys"] == {"classes": CONFIG["classes"]}
+    assert rec["config"]["keys"] == {
+        "classes": CONFIG["classes"],
+        "evaluate": {"hd95_max_classes": {"quick": 10, "paper": None}},
+    }
     assert "work/predictions/lcs/first3/split1" in rec["inputs"]
     assert rec["packages"]["torch"] and rec["device"] and rec["hostname"] and rec["peak_rss_mb"] > 0
     train = json.loads((run / f"{MODEL}.prov.json").read_text())
