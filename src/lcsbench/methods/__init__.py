@@ -107,6 +107,16 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
+#: Shared by McKinley et al.'s networks: one sigmoid task per structure, RMSprop, warm restarts;
+#: the heteroscedastic ones add the uncertainty head and start from the plain warm-up.
+_MULTI_TASK = {"sampler": "multi-task", "loss": "focal", "optimiser": "rmsprop", "lr_schedule": "cosine-restarts"}
+_HETEROSCEDASTIC = {
+    **{k: v for k, v in _MULTI_TASK.items() if k != "loss"},
+    "heads": ("segmentation", "uncertainty"),
+    "init": "weights",
+    "init_from": "plain-warmup",
+}
+
 for _m in (
     Method(
         "atlas-copy",
@@ -128,54 +138,29 @@ for _m in (
         sampler="label-conditioned",
     ),
     # McKinley et al.: multi-task sigmoid outputs, focal base loss, RMSprop with warm restarts
-    Method(
-        "plain",
-        "multi-task 3D U-Net, focal loss (McKinley et al.'s plain network)",
-        sampler="multi-task",
-        loss="focal",
-        optimiser="rmsprop",
-        lr_schedule="cosine-restarts",
-    ),
+    Method("plain", "multi-task 3D U-Net, focal loss (McKinley et al.'s plain network)", **_MULTI_TASK),
     Method(
         "plain-warmup",
         "the plain network for the warm-up restarts that start the heteroscedastic ones",
-        sampler="multi-task",
-        loss="focal",
-        optimiser="rmsprop",
-        lr_schedule="cosine-restarts",
+        **_MULTI_TASK,
     ),
     Method(
         "predictive-variance",
         "plain warm-up, then Kendall & Gal's predictive variance (logit s.d. per voxel and task)",
-        heads=("segmentation", "uncertainty"),
-        sampler="multi-task",
+        **_HETEROSCEDASTIC,
         loss="predictive-variance",
-        optimiser="rmsprop",
-        lr_schedule="cosine-restarts",
-        init="weights",
-        init_from="plain-warmup",
     ),
     Method(
         "label-flip",
         "plain warm-up, then the label-flip loss (McKinley et al. Eq. 1)",
-        heads=("segmentation", "uncertainty"),
-        sampler="multi-task",
+        **_HETEROSCEDASTIC,
         loss="label-flip",
-        optimiser="rmsprop",
-        lr_schedule="cosine-restarts",
-        init="weights",
-        init_from="plain-warmup",
     ),
     Method(
         "label-flip-rejection",
         "plain warm-up, label-flip, then label-flip with sporadic-error rejection",
-        heads=("segmentation", "uncertainty"),
-        sampler="multi-task",
+        **_HETEROSCEDASTIC,
         loss="label-flip",
-        optimiser="rmsprop",
-        lr_schedule="cosine-restarts",
-        init="weights",
-        init_from="plain-warmup",
         callbacks=("sporadic-rejection",),
     ),
 ):

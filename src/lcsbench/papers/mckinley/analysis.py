@@ -94,6 +94,25 @@ def table1(metrics: pd.DataFrame, auxiliary: list[str]) -> tuple[pd.DataFrame, d
     return table, stats
 
 
+def table_row(rows: pd.DataFrame, structures: list[str]) -> tuple[list[str], str]:
+    """One model's cells of Table 1 (``rows``: its rows of one label set, indexed by structure):
+    each structure's mean Dice marked ↑/↓ where significantly better/worse than the reference,
+    the overall mean ± SD; and its count of better / worse structures."""
+
+    def f(v: float) -> str:
+        return "–" if v != v else f"{v:.3f}"
+
+    cells = [
+        f(rows.loc[s, "mean_dice"]) + {"better": " ↑", "worse": " ↓"}.get(rows.loc[s, "verdict"], "")
+        for s in structures
+    ]
+    o = rows.loc["overall"]
+    cells.append(f"{f(o['mean_dice'])} ± {o['sd_dice']:.3f}")
+    tissue = rows[~rows["auxiliary"] & (rows.index != "overall")]
+    counts = f"{(tissue['verdict'] == 'better').sum()} / {(tissue['verdict'] == 'worse').sum()}"
+    return cells, counts
+
+
 def markdown(table: pd.DataFrame, structures: list[str]) -> str:
     """Table 1 as the paper prints it (selected structures and overall), one block per label set."""
     out = []
@@ -102,28 +121,10 @@ def markdown(table: pd.DataFrame, structures: list[str]) -> str:
         out.append("| model | " + " | ".join([*structures, "overall ± SD"]) + " | better / worse (Holm) |")
         out.append("|---" * (len(structures) + 3) + "|")
         for model, rows in part.groupby("model", sort=False):
-            r = rows.set_index("structure")
-            cells = []
-            for s in structures:
-                mark = {"better": " ↑", "worse": " ↓"}.get(r.loc[s, "verdict"], "")
-                cells.append(f"{r.loc[s, 'mean_dice']:.3f}{mark}")
-            o = r.loc["overall"]
-            cells.append(f"{o['mean_dice']:.3f} ± {o['sd_dice']:.3f}")
-            tissue = r[~r["auxiliary"] & (r.index != "overall")]
-            counts = (
-                "–"
-                if model == REFERENCE
-                else f"{(tissue['verdict'] == 'better').sum()} / {(tissue['verdict'] == 'worse').sum()}"
-            )
-            out.append(f"| {model} | " + " | ".join(cells) + f" | {counts} |")
+            cells, counts = table_row(rows.set_index("structure"), structures)
+            out.append(f"| {model} | " + " | ".join(cells) + f" | {'–' if model == REFERENCE else counts} |")
         out.append("")
     return "\n".join(out)
 
 
-def per_subject_overall(metrics: pd.DataFrame, auxiliary: list[str]) -> pd.DataFrame:
-    """(labels, model, split, subject) -> overall mean Dice over the non-auxiliary structures."""
-    m = metrics[~metrics["class"].isin(auxiliary)]
-    return m.groupby(["reference", "method", *KEYS])["dice"].mean().rename("overall").reset_index()
-
-
-__all__ = ["markdown", "per_subject_overall", "table1"]
+__all__ = ["markdown", "table1", "table_row"]

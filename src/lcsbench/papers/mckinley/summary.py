@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lcsbench.analysis.stats import format_p
+from lcsbench.papers.mckinley.analysis import table_row
 from lcsbench.papers.mckinley.experiment import REFERENCE
 from lcsbench.papers.mckinley.numbers import COLUMNS, RANKING, TABLE1
 
@@ -19,18 +20,8 @@ def _table(table: pd.DataFrame, labels: str, with_paper: bool) -> list[str]:
     head = " | ".join([*COLUMNS, "overall ± SD"])
     out = [f"| model | {head} | better / worse than {REFERENCE} (of 28, Holm) |", "|---" * (len(COLUMNS) + 3) + "|"]
     for model, rows in part.groupby("model", sort=False):
-        r = rows.set_index("structure")
-        cells = [
-            _f(r.loc[s, "mean_dice"]) + {"better": " ↑", "worse": " ↓"}.get(r.loc[s, "verdict"], "") for s in structures
-        ]
-        o = r.loc["overall"]
-        cells.append(f"{_f(o['mean_dice'])} ± {o['sd_dice']:.3f}")
-        tissue = r[~r["auxiliary"] & (r.index != "overall")]
-        counts = (
-            "reference"
-            if model == REFERENCE
-            else (f"{(tissue['verdict'] == 'better').sum()} / {(tissue['verdict'] == 'worse').sum()}")
-        )
+        cells, counts = table_row(rows.set_index("structure"), structures)
+        counts = "reference" if model == REFERENCE else counts
         out.append(f"| {model} | " + " | ".join(cells) + f" | {counts} |")
         if with_paper and model in TABLE1:
             paper = [_f(TABLE1[model][s]) for s in structures] + [_f(TABLE1[model]["overall"])]
