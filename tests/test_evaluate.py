@@ -70,3 +70,25 @@ def test_scores_inside_bounding_boxes_equal_whole_grid_monai():
     )[0]
     assert np.allclose(df["dice"], dice.numpy(), atol=1e-6)
     assert np.allclose(df["hd95_mm"], hd.numpy(), atol=1e-4)
+
+
+def test_mask_dice_is_monais_compute_dice_to_the_bit():
+    """The counted Dice equals MONAI's compute_dice exactly, empty masks included."""
+    import torch
+    from monai.metrics import compute_dice
+
+    from lcsbench.evaluate import mask_dice
+
+    rng = np.random.default_rng(1)
+    empty = np.zeros((9, 8, 7), bool)
+    cases = [
+        (rng.random((30, 31, 29)) < a, rng.random((30, 31, 29)) < b) for a, b in [(0.5, 0.4), (0.01, 0.3), (0.9, 0.9)]
+    ]
+    cases += [(empty, empty), (empty, ~empty), (~empty, empty)]
+    for pred, truth in cases:
+
+        def hot(m):
+            return torch.from_numpy(np.stack([~m, m]))[None].float()
+
+        monai = float(compute_dice(hot(pred), hot(truth), include_background=False, ignore_empty=False)[0, 0])
+        assert mask_dice(pred, truth) == monai

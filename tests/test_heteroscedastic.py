@@ -12,7 +12,7 @@ import torch
 
 from lcsbench.data.weak_labels import WeakLabelParams, corrupt
 from lcsbench.errors import InputError
-from lcsbench.methods.losses import LOSSES, flip_probability, soft_focal, sporadic_errors
+from lcsbench.methods.losses import LOSSES, flip_probability, hard_focal, soft_focal, sporadic_errors
 from lcsbench.methods.optimisers import LR_SCHEDULES, OPTIMISERS
 from lcsbench.models.output import ModelOutput
 from lcsbench.train.config import TrainConfig
@@ -51,12 +51,14 @@ def test_flip_probability_stays_inside_0_and_half():
     assert q[0] > 0.4999 and q[-1] < 1e-30  # the range is used: near 0.5 and near 0
 
 
-def test_soft_focal_with_hard_targets_is_monais_focal():
+def test_soft_and_hard_focal_with_hard_targets_are_monais_focal():
     from monai.losses.focal_loss import sigmoid_focal_loss
 
     logits = torch.randn(2, 3, 4, 4, 4, generator=torch.Generator().manual_seed(0)) * 3
     target = (torch.rand(logits.shape, generator=torch.Generator().manual_seed(1)) > 0.7).float()
-    assert torch.allclose(soft_focal(logits, target), sigmoid_focal_loss(logits, target), atol=1e-6)
+    monai = sigmoid_focal_loss(logits, target)
+    assert torch.allclose(soft_focal(logits, target), monai, atol=1e-6)
+    assert torch.allclose(hard_focal((2 * target - 1) * logits), monai, atol=1e-6)
 
 
 def test_predictive_variance_with_vanishing_sigma_is_the_focal_loss():

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from monai.metrics import compute_dice, compute_hausdorff_distance
+from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
 COLUMNS = ["subject", "class_index", "class", "dice", "hd95_mm", "true_ml", "pred_ml"]
@@ -38,12 +38,17 @@ def _one_hot(mask: np.ndarray) -> torch.Tensor:
 
 
 def mask_dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice of two boolean masks (MONAI ``compute_dice``); 0 when exactly one is empty."""
-    return float(
-        compute_dice(_one_hot(pred).float(), _one_hot(truth).float(), include_background=False, ignore_empty=False)[
-            0, 0
-        ]
-    )
+    """Dice of two boolean masks; 0 when exactly one is empty, 1 when both are.
+
+    Counted by hand in float32 exactly as MONAI's ``compute_dice`` computes it (the same value
+    to the bit; test_evaluate checks it): MONAI's ``masked_select`` made Dice most of the
+    scoring time of 31 structures.
+    """
+    n_true, n_pred = np.count_nonzero(truth), np.count_nonzero(pred)
+    if n_true == 0:
+        return 1.0 if n_pred == 0 else 0.0
+    both = np.count_nonzero(np.logical_and(pred, truth))
+    return float(np.float32(2.0) * np.float32(both) / (np.float32(n_true) + np.float32(n_pred)))
 
 
 def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing, hd95: bool = True) -> tuple[float, float]:
@@ -59,6 +64,19 @@ def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing, hd95: bool = Tru
         warnings.simplefilter("ignore")  # MONAI warns about a deprecated argument
         hd = float(compute_hausdorff_distance(p, t, include_background=False, percentile=95, spacing=spacing)[0, 0])
     return dice, hd
+
+
+def _row(subject: str, index: int, name: str, dice: float, hd: float, true_ml: float, pred_ml: float) -> dict:
+    """One row of :data:`COLUMNS`, rounded as the tables print it (NaN kept)."""
+    return {
+        "subject": subject,
+        "class_index": index,
+        "class": name,
+        "dice": round(dice, 6) if dice == dice else dice,
+        "hd95_mm": round(hd, 4) if hd == hd else hd,
+        "true_ml": round(true_ml, 4),
+        "pred_ml": round(pred_ml, 4),
+    }
 
 
 def evaluate_subject(
@@ -91,17 +109,7 @@ def evaluate_subject(
         dice = hd = float("nan")
         if box is not None:
             dice, hd = binary_scores(pred[box] == i, truth[box] == i, spacing, hd95)
-        rows.append(
-            {
-                "subject": subject,
-                "class_index": i,
-                "class": name,
-                "dice": round(dice, 6) if dice == dice else dice,
-                "hd95_mm": round(hd, 4) if hd == hd else hd,
-                "true_ml": round(tv[i] * ml, 4),
-                "pred_ml": round(pv[i] * ml, 4),
-            }
-        )
+        rows.append(_row(subject, i, name, dice, hd, tv[i] * ml, pv[i] * ml))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -145,17 +153,7 @@ def evaluate_masks(
             p, t = pred[i][box], lut[labels[box]]
             n_true, n_pred = int(t.sum()), int(p.sum())
             dice, hd = binary_scores(p, t, spacing, hd95)
-        rows.append(
-            {
-                "subject": subject,
-                "class_index": i + 1,
-                "class": name,
-                "dice": round(dice, 6) if dice == dice else dice,
-                "hd95_mm": round(hd, 4) if hd == hd else hd,
-                "true_ml": round(n_true * ml, 4),
-                "pred_ml": round(n_pred * ml, 4),
-            }
-        )
+        rows.append(_row(subject, i + 1, name, dice, hd, n_true * ml, n_pred * ml))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -31,13 +31,14 @@ class GridSubject:
     shape: tuple[int, int, int]  # the preprocessed grid
     affine: np.ndarray
 
-    def channel(self, k: int, mirrored: bool = False) -> torch.Tensor:
+    def channel(self, k: int, mirrored: bool = False, window: tuple[slice, ...] | None = None) -> torch.Tensor:
+        """Class ``k``'s coverage (float), inside ``window`` of the grid when given."""
         src = self._mirror if mirrored else self._own
         if src is None:
             raise ValueError("mirrored labels were not loaded")
         if src.dim() == 3:  # a class-index map (disjoint classes at factor 1)
-            return (src == k).float()
-        return src[k - 1].float()
+            return (src[window or ...] == k).float()
+        return src[k - 1][window or ...].float()
 
     def mask(self, group: list[int]) -> torch.Tensor:
         """Binary mask of the union of classes ``group`` (any coverage counts), for the atlas."""
@@ -105,11 +106,13 @@ class Batch:
 class Sampler(ABC):
     """Draws training batches from one ``torch.Generator`` (checkpointed for exact resume).
 
-    Subclasses say what a sample holds (:meth:`_draw`). With probability ``flip_prob`` the image
-    is mirrored left/right and the target is read from the mirrored labels, so a flipped left
-    hippocampus is labelled right hippocampus. With ``patch`` set, every sample is cropped to a
-    ``patch`` window (the same window of image, target and atlas) that contains a random voxel
-    of the sample's class, at a random position inside the window.
+    Subclasses say what a sample holds (:meth:`_draw`) and how a target channel is read
+    (:meth:`_target`). With probability ``flip_prob`` the image is mirrored left/right and the
+    target is read from the mirrored labels, so a flipped left hippocampus is labelled right
+    hippocampus. With ``patch`` set, every sample is cropped to a ``patch`` window (the same
+    window of image, target and atlas) that contains a random voxel of the sample's class, at a
+    random position inside the window; only that class's channel is read whole, the others only
+    inside the window.
     """
 
     def __init__(
@@ -149,26 +152,38 @@ class Sampler(ABC):
         return tuple(window)
 
     @abstractmethod
-    def _draw(self, s: GridSubject, flip: bool) -> tuple[list[int], list[torch.Tensor], torch.Tensor | None]:
-        """(classes of the sample, target channels, atlas input or None)."""
+    def _draw(self, s: GridSubject, flip: bool) -> tuple[list[int], list[list[int]], torch.Tensor | None]:
+        """(classes of the sample, the classes of each target channel, atlas input or None)."""
 
     @abstractmethod
-    def _window_class(self, target: torch.Tensor) -> torch.Tensor:
+    def _window_channel(self, n_channels: int) -> int:
         """The target channel whose voxel the training window is placed around."""
+
+    def _target(self, s: GridSubject, classes: list[int], flip: bool, window: tuple[slice, ...] | None):
+        """One target channel, the summed coverage of ``classes``, in the (flipped) sample's frame,
+        inside ``window`` of that frame (None: whole)."""
+        if window is not None and flip:  # the same voxels before the flip along the first axis
+            n = s.image.shape[1]
+            window = (slice(n - window[0].stop, n - window[0].start), *window[1:])
+        chan = sum(s.channel(c, flip, window) for c in classes)
+        return chan.flip(0) if flip else chan
 
     def sample(self) -> Batch:
         images, targets, atlases, ignores, groups, flips = [], [], [], [], [], []
         for _ in range(self.batch_size):
             s = self.train[self._int(len(self.train))]
             flip = self._uniform() < self.flip_prob
-            group, chans, atlas = self._draw(s, flip)
-            img, tgt, ign = s.image, torch.stack(chans), self._ignore(s, flip)
+            group, specs, atlas = self._draw(s, flip)
+            img, ign = s.image, self._ignore(s, flip)
             if flip:
-                img, tgt = img.flip(1), tgt.flip(1)
+                img = img.flip(1)
                 ign = None if ign is None else ign.flip(1)
+            w = None
             if self.patch:
-                w = self._window(self._window_class(tgt))
-                img, tgt = img[(slice(None), *w)], tgt[(slice(None), *w)]
+                w = self._window(self._target(s, specs[self._window_channel(len(specs))], flip, None))
+            tgt = torch.stack([self._target(s, spec, flip, w) for spec in specs])
+            if self.patch:
+                img = img[(slice(None), *w)]
                 if atlas is not None:
                     atlas = atlas[(slice(None), *w)]
                 if ign is not None:
@@ -202,10 +217,10 @@ class AllClassesSampler(Sampler):
 
     def _draw(self, s, flip):
         group = list(range(1, self.k + 1))
-        return group, [s.channel(c, flip) for c in group], None
+        return group, [[c] for c in group], None
 
-    def _window_class(self, target):
-        return target[self._int(self.k)]
+    def _window_channel(self, n_channels):
+        return self._int(self.k)
 
 
 class MultiTaskSampler(Sampler):
@@ -221,10 +236,13 @@ class MultiTaskSampler(Sampler):
 
     def _draw(self, s, flip):
         group = list(range(1, self.k + 1))
-        return group, [(s.channel(c, flip) >= 0.5).float() for c in group], None
+        return group, [[c] for c in group], None
 
-    def _window_class(self, target):
-        return target[self._int(self.k)]
+    def _target(self, s, classes, flip, window):
+        return (super()._target(s, classes, flip, window) >= 0.5).float()
+
+    def _window_channel(self, n_channels):
+        return self._int(self.k)
 
     def _ignore(self, s, flip):
         mask = self.ignore.get(s.name)
@@ -251,7 +269,7 @@ class ConditionedSampler(Sampler):
             other = self._int(self.k - 1) + 1
             group.append(other if other < group[0] else other + 1)
         atlas = torch.stack([self.atlas.image[0], self.atlas.mask(group)])
-        return group, [sum(s.channel(c, flip) for c in group)], atlas
+        return group, [group], atlas
 
-    def _window_class(self, target):
-        return target[0]
+    def _window_channel(self, n_channels):
+        return 0
