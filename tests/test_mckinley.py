@@ -99,3 +99,19 @@ def test_summary_section_puts_the_papers_numbers_next_to_ours():
     text = section(table, json.loads(json.dumps(stats)), weak)
     assert "*paper: label-flip-rejection*" in text and "0.910" in text  # the paper's putamen Dice
     assert "Against the weak labels the overall ranking is" in text
+
+
+def test_roc_auc_is_monais_with_ties():
+    """The Mann-Whitney AUC equals MONAI's compute_roc_auc, ties counted half; NaN without both classes."""
+    import torch
+    from monai.metrics import compute_roc_auc
+
+    from lcsbench.papers.mckinley.errors import roc_auc
+
+    rng = np.random.default_rng(4)
+    score = rng.integers(0, 20, 3000).astype(np.float64)  # many ties
+    positive = rng.random(3000) < 0.2 + score / 40
+    monai = float(compute_roc_auc(torch.from_numpy(score), torch.from_numpy(positive).double()))
+    assert roc_auc(score, positive) == pytest.approx(monai, abs=1e-12)
+    assert 0.6 < monai < 0.95
+    assert np.isnan(roc_auc(score, np.zeros(3000, bool)))
