@@ -328,3 +328,23 @@ def test_structures_train_predict_masks_and_uncertainty_and_score_against_two_la
     expect = 2 * (masks[2] & side_l).sum() / (masks[2].sum() + side_l.sum())
     got = true[(true["subject"] == test) & (true["class"] == "side_L")]["dice"].item()
     assert got == pytest.approx(expect, abs=1e-5)
+
+
+def test_predictive_variance_gradient_is_autograds_through_hard_focal():
+    """The hand-written gradient of the Monte-Carlo focal term equals autograd's, for the same draws."""
+    g = torch.Generator().manual_seed(6)
+    seg = (torch.randn(2, 3, 4, 5, 6, generator=g) * 3).requires_grad_()
+    log_var = torch.randn(seg.shape, generator=g).requires_grad_()
+    target = (torch.rand(seg.shape, generator=g) > 0.5).float()
+    torch.manual_seed(9)
+    sigma = (0.5 * log_var).exp()
+    draws = [hard_focal((seg + sigma * torch.randn_like(sigma)) * (2 * target - 1)) for _ in range(5)]
+    expected = (sum(draws) / 5).mean()
+    expected_grads = torch.autograd.grad(expected, (seg, log_var))
+    torch.manual_seed(9)
+    loss = LOSSES["predictive-variance"]({"samples": 5}, 3)(ModelOutput(seg, log_var), _batch(target))
+    grads = torch.autograd.grad(loss, (seg, log_var))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    for got, want in zip(grads, expected_grads):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-9)
+        assert want.abs().max() > 1e-4  # both inputs do get a gradient

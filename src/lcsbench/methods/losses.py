@@ -98,8 +98,9 @@ class PredictiveVariance:
     """Kendall & Gal's heteroscedastic classification loss (McKinley et al. §2): the ``uncertainty``
     head predicts log σ² per voxel and task; the focal loss is averaged over ``samples`` Monte-Carlo
     draws of the logits perturbed by N(0, σ²) (written by hand; MONAI has no such loss). The
-    focal loss of each draw is :func:`hard_focal`: with 10 draws the loss is most of a training
-    step, and MONAI's ``FocalLoss`` doubled it."""
+    focal loss of each draw is :func:`hard_focal`, its gradient summed during the forward pass
+    (:class:`~lcsbench.methods.mc_focal.MonteCarloFocal`): with 10 draws the loss is most of a
+    training step, and autograd through MONAI's ``FocalLoss`` took twice as long."""
 
     uncertainty_name = "sigma"
 
@@ -113,16 +114,13 @@ class PredictiveVariance:
         return (0.5 * raw).exp()
 
     def __call__(self, output, batch):
-        import torch
+        from lcsbench.methods.mc_focal import MonteCarloFocal
 
         if output.uncertainty is None:
             raise ValueError("the predictive-variance loss needs the method's 'uncertainty' head")
-        sigma = (0.5 * output.uncertainty).exp()
         sign = 2 * batch.target - 1
-        total = 0.0
-        for _ in range(self.samples):
-            total = total + hard_focal((output.seg + sigma * torch.randn_like(sigma)) * sign, self.gamma)
-        return _masked_mean(total / self.samples, batch.ignore)
+        loss = MonteCarloFocal.apply(output.seg, output.uncertainty, sign, self.samples, self.gamma)
+        return _masked_mean(loss, batch.ignore)
 
 
 #: s is clamped so that q = sigmoid(-exp(s)) stays strictly inside (0, 0.5) in float32.
