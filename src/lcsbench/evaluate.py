@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from monai.metrics import compute_hausdorff_distance
 from scipy import ndimage
 
 COLUMNS = ["subject", "class_index", "class", "dice", "hd95_mm", "true_ml", "pred_ml"]
@@ -33,7 +31,9 @@ def union_box(
     )
 
 
-def _one_hot(mask: np.ndarray) -> torch.Tensor:
+def _one_hot(mask: np.ndarray):
+    import torch
+
     return torch.from_numpy(np.stack([~mask, mask]))[None]
 
 
@@ -57,9 +57,11 @@ def binary_scores(pred: np.ndarray, truth: np.ndarray, spacing, hd95: bool = Tru
     if not pred.any() and not truth.any():
         return float("nan"), float("nan")
     dice = mask_dice(pred, truth)
-    p, t = _one_hot(pred), _one_hot(truth)
     if not hd95 or not pred.any() or not truth.any():
         return dice, float("nan")
+    from monai.metrics import compute_hausdorff_distance  # imported only here: 3-4 s of a job's start
+
+    p, t = _one_hot(pred), _one_hot(truth)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MONAI warns about a deprecated argument
         hd = float(compute_hausdorff_distance(p, t, include_background=False, percentile=95, spacing=spacing)[0, 0])
