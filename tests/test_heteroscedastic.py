@@ -235,6 +235,19 @@ def test_multi_task_sampler_binarises_targets_and_mirrors_rejection_masks():
     assert torch.equal(other.ignore["s"], ignore)
 
 
+def test_a_subject_without_a_rejection_mask_keeps_the_batch_aligned():
+    """With masks for some subjects only, every sample of a batch still gets its own (empty) mask."""
+    from lcsbench.train.data import MultiTaskSampler
+
+    a, b = _grid_subject("a"), _grid_subject("b")
+    sampler = MultiTaskSampler([a, b], 2, None, 8, 0.0, 0.0, torch.Generator().manual_seed(1), None)
+    sampler.ignore = {"a": torch.ones(2, 4, 3, 2, dtype=torch.bool)}
+    batch = sampler.sample()
+    assert batch.ignore.shape == batch.target.shape
+    names = [(bool(m.all()), bool(m.any())) for m in batch.ignore]
+    assert (True, True) in names and (False, False) in names  # both subjects drawn, each with its own mask
+
+
 def test_rejection_callback_masks_confident_disagreements_on_schedule():
     from lcsbench.methods.callbacks import SporadicRejection
     from lcsbench.methods.losses import sporadic_errors

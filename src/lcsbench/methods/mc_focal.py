@@ -38,6 +38,7 @@ class MonteCarloFocal(torch.autograd.Function):
         return loss.mul_(scale)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         g_seg, g_sigma = ctx.saved_tensors
         return grad * g_seg, grad * g_sigma, None, None, None

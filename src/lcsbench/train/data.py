@@ -245,9 +245,11 @@ class MultiTaskSampler(Sampler):
         return self._int(self.k)
 
     def _ignore(self, s, flip):
-        mask = self.ignore.get(s.name)
-        if mask is None:
+        if not self.ignore:
             return None
+        mask = self.ignore.get(s.name)
+        if mask is None:  # a subject without a mask keeps every voxel (so a batch's masks stay aligned)
+            return torch.zeros((self.k, *s.image.shape[1:]), dtype=torch.bool, device=s.image.device)
         return mask[self.mirror_order] if flip else mask
 
     def state_dict(self) -> dict:
