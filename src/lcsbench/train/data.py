@@ -156,7 +156,7 @@ class Sampler(ABC):
         """(classes of the sample, the classes of each target channel, atlas input or None)."""
 
     @abstractmethod
-    def _window_channel(self, n_channels: int) -> int:
+    def _window_channel(self) -> int:
         """The target channel whose voxel the training window is placed around."""
 
     def _target(self, s: GridSubject, classes: list[int], flip: bool, window: tuple[slice, ...] | None):
@@ -180,7 +180,7 @@ class Sampler(ABC):
                 ign = None if ign is None else ign.flip(1)
             w = None
             if self.patch:
-                w = self._window(self._target(s, specs[self._window_channel(len(specs))], flip, None))
+                w = self._window(self._target(s, specs[self._window_channel()], flip, None))
             tgt = torch.stack([self._target(s, spec, flip, w) for spec in specs])
             if self.patch:
                 img = img[(slice(None), *w)]
@@ -219,7 +219,7 @@ class AllClassesSampler(Sampler):
         group = list(range(1, self.k + 1))
         return group, [[c] for c in group], None
 
-    def _window_channel(self, n_channels):
+    def _window_channel(self):
         return self._int(self.k)
 
 
@@ -241,7 +241,7 @@ class MultiTaskSampler(Sampler):
     def _target(self, s, classes, flip, window):
         return (super()._target(s, classes, flip, window) >= 0.5).float()
 
-    def _window_channel(self, n_channels):
+    def _window_channel(self):
         return self._int(self.k)
 
     def _ignore(self, s, flip):
@@ -273,5 +273,5 @@ class ConditionedSampler(Sampler):
         atlas = torch.stack([self.atlas.image[0], self.atlas.mask(group)])
         return group, [group], atlas
 
-    def _window_channel(self, n_channels):
+    def _window_channel(self):
         return 0
