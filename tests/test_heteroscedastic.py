@@ -285,6 +285,7 @@ def test_masks_above_equals_thresholding_the_whole_upsampled_map():
     masks = masks_above(iter([(0, p[:2]), (2, p[2:])]), 2)
     full = F.interpolate(p[None], scale_factor=2, mode="trilinear", align_corners=False)[0] > 0.5
     assert torch.equal(masks, full)
+    assert np.moveaxis(masks.numpy(), 0, -1).flags.f_contiguous  # NIfTI's order: written without a copy
 
 
 def test_structures_train_predict_masks_and_uncertainty_and_score_against_two_label_sets(tmp_path):

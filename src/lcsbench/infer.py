@@ -157,20 +157,26 @@ def masks_above(
     chunks: Iterator[tuple[int, torch.Tensor]], factor: int = 1, order: list[int] | None = None
 ) -> torch.Tensor:
     """(K, X, Y, Z) bool: every channel where its probability, up-sampled trilinearly by ``factor``
-    (:func:`upsample_above`), exceeds 0.5: independent binary tasks (overlapping structures)."""
-    masks = {}
-    shape = None
+    (:func:`upsample_above`), exceeds 0.5: independent binary tasks (overlapping structures).
+
+    The result is a view of (K, Z, Y, X) memory: moved to (X, Y, Z, K) it is already in NIfTI's
+    (Fortran) order, so a 4D mask image is written without a transposing copy (~0.7 s a subject
+    for 31 structures at 1 mm), and only each structure's box is filled.
+    """
+    found = {}
+    shape = device = None
     for start, p in chunks:
-        shape = tuple(s * factor for s in p.shape[1:])
+        shape, device = tuple(s * factor for s in p.shape[1:]), p.device
         for j in range(p.shape[0]):
             k = order[start + j] if order is not None else start + j + 1
-            m = torch.zeros(shape, dtype=torch.bool, device=p.device)
-            found = upsample_above(p[j], factor) if factor > 1 else ((), p[j])
-            if found is not None:
-                box, up = found
-                m[box] = up > BACKGROUND_LEVEL
-            masks[k] = m
-    return torch.stack([masks[k] for k in sorted(masks)])
+            hit = upsample_above(p[j], factor) if factor > 1 else ((), p[j])
+            found[k] = None if hit is None else (hit[0], hit[1] > BACKGROUND_LEVEL)
+    masks = torch.zeros((len(found), *shape[::-1]), dtype=torch.bool, device=device).permute(0, 3, 2, 1)
+    for i, k in enumerate(sorted(found)):
+        if found[k] is not None:
+            box, inside = found[k]
+            masks[i][box] = inside
+    return masks
 
 
 @torch.no_grad()

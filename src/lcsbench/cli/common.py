@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from lcsbench.errors import InputError
@@ -24,8 +25,13 @@ def json_arg(text: str) -> dict:
     return value
 
 
-def set_threads(n: int) -> None:
+def set_threads(n: int, torch_now: bool = True) -> None:
+    """Use ``n`` threads. ``torch_now=False`` leaves torch unimported (~1.3 s of a job's start) for a
+    job that may never need it; torch then takes ``n`` from the environment if imported later."""
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(n)  # read when ants is first imported
+    if not torch_now and "torch" not in sys.modules:
+        os.environ["OMP_NUM_THREADS"] = str(n)  # read when torch is first imported
+        return
     import torch
 
     torch.set_num_threads(n)

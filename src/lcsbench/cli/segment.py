@@ -74,7 +74,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from lcsbench.evaluate import evaluate_run
     from lcsbench.splits import read_split
 
-    set_threads(a.threads)
+    set_threads(a.threads, torch_now=False)  # torch only for HD95
     classes = class_set(a.label_table, a.class_set, a.classes, a.structures)
     references = {}
     for ref in a.reference:

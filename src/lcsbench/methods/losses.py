@@ -7,6 +7,7 @@ method's class-weight schedule after each validation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from lcsbench.methods.registry import Registry
@@ -22,12 +23,22 @@ class SoftDice:
     """
 
     def __init__(self, pooled: bool = False):
-        from monai.losses import DiceLoss
-
         self.pooled = pooled
         self.class_weights = None
-        self.dice = DiceLoss(sigmoid=True, squared_pred=True, batch=True)
-        self.per_channel = DiceLoss(sigmoid=True, squared_pred=True, batch=True, reduction="none")
+
+    # MONAI is imported at the first call, not here: a prediction job builds the loss only to ask
+    # for its uncertainty map, and MONAI's import is ~2 s of that job.
+    @functools.cached_property
+    def dice(self):
+        from monai.losses import DiceLoss
+
+        return DiceLoss(sigmoid=True, squared_pred=True, batch=True)
+
+    @functools.cached_property
+    def per_channel(self):
+        from monai.losses import DiceLoss
+
+        return DiceLoss(sigmoid=True, squared_pred=True, batch=True, reduction="none")
 
     def __call__(self, output, batch):
         logits, target = output.seg, batch.target
@@ -75,10 +86,14 @@ class Focal:
     """MONAI's ``FocalLoss`` on sigmoid outputs (each channel its own binary task), γ = 2 by default."""
 
     def __init__(self, gamma: float = 2.0):
-        from monai.losses import FocalLoss
-
+        self.gamma = gamma
         self.class_weights = None
-        self.focal = FocalLoss(gamma=gamma, use_softmax=False, reduction="none")
+
+    @functools.cached_property
+    def focal(self):
+        from monai.losses import FocalLoss  # at the first call, as SoftDice's
+
+        return FocalLoss(gamma=self.gamma, use_softmax=False, reduction="none")
 
     def __call__(self, output, batch):
         return _masked_mean(self.focal(output.seg, batch.target), batch.ignore)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import torch
-from monai.metrics import DiceMetric
 from tqdm import tqdm
 
 from lcsbench.data.classes import ClassSet
@@ -65,6 +64,8 @@ def validation_scores(
 ) -> torch.Tensor:
     """Dice of every class over the validation subjects at the training grid (MONAI DiceMetric);
     NaN for a class absent from every validation subject."""
+    from monai.metrics import DiceMetric  # imported here: prediction jobs load this module, not MONAI (~2 s)
+
     metric = DiceMetric(include_background=False, num_classes=n_classes + 1, reduction="mean_batch", ignore_empty=True)
     for s in val:
         pred = segment_grid(method, model, s, atlas, n_classes, label_batch)
