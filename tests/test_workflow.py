@@ -54,6 +54,17 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert "memory" not in counts and not any(r.startswith("ablation") for r in counts)  # bench, ablations
 
 
+def test_paper_targets_plan_one_paper_each(clean_checkout):
+    """`snakemake lcs` / `snakemake mckinley`: one paper's experiments and the stages they share."""
+    lcs = _counts(_run("-n", "lcs", "--quiet", "rules", cwd=clean_checkout).stdout)
+    mck = _counts(_run("-n", "mckinley", "--quiet", "rules", cwd=clean_checkout).stdout)
+    assert lcs["train"] == 27 and lcs["lcs_summary"] == 1 and lcs["preprocess"] == 30
+    assert not any(r.startswith("mckinley") or r.startswith("weak") for r in lcs if r != "mckinley")
+    assert "mckinley" not in lcs and "summary" not in lcs
+    assert mck["mckinley_train"] == 15 and mck["mckinley_summary"] == 1 and mck["preprocess"] == 30
+    assert "train" not in mck and "lcs_summary" not in mck
+
+
 def test_ablations_target_plans_each_hypothesis(clean_checkout):
     res = _run("-n", "-p", "ablations", cwd=clean_checkout)
     assert res.returncode == 0, res.stdout + res.stderr

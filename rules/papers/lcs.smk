@@ -189,3 +189,10 @@ rule lcs_summary:
         gpu=0,
     shell:
         "python -m lcsbench lcs-summary {params.args} --out {output.section} > {log} 2>&1"
+
+
+rule lcs:
+    """Target: this paper alone (`snakemake lcs`): its figures, tables, statistics and summary section."""
+    input:
+        lcs_targets(),
+        "results/summary/lcs.md",

@@ -360,3 +360,10 @@ rule mckinley_summary:
     shell:
         "python -m lcsbench mckinley-summary --table {input.table} --stats {input.stats} --weak {input.weak}"
         " --errors {input.errors} --rejection {input.rejection} --out {output.section} > {log} 2>&1"
+
+
+rule mckinley:
+    """Target: this paper alone (`snakemake mckinley`): its figures, tables, statistics and summary section."""
+    input:
+        mck_targets(),
+        "results/summary/mckinley.md",
