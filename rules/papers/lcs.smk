@@ -195,4 +195,4 @@ rule lcs:
     """Target: this paper alone (`snakemake lcs`): its figures, tables, statistics and summary section."""
     input:
         lcs_targets(),
-        "results/summary/lcs.md",
+        rules.lcs_summary.output.section,

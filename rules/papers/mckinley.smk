@@ -366,4 +366,4 @@ rule mckinley:
     """Target: this paper alone (`snakemake mckinley`): its figures, tables, statistics and summary section."""
     input:
         mck_targets(),
-        "results/summary/mckinley.md",
+        rules.mckinley_summary.output.section,

@@ -28,17 +28,14 @@ class SoftDice:
 
     # MONAI is imported at the first call, not here: a prediction job builds the loss only to ask
     # for its uncertainty map, and MONAI's import is ~2 s of that job.
-    @functools.cached_property
-    def dice(self):
+    @staticmethod
+    def _monai_dice(**kwargs):
         from monai.losses import DiceLoss
 
-        return DiceLoss(sigmoid=True, squared_pred=True, batch=True)
+        return DiceLoss(sigmoid=True, squared_pred=True, batch=True, **kwargs)
 
-    @functools.cached_property
-    def per_channel(self):
-        from monai.losses import DiceLoss
-
-        return DiceLoss(sigmoid=True, squared_pred=True, batch=True, reduction="none")
+    dice = functools.cached_property(lambda self: self._monai_dice())
+    per_channel = functools.cached_property(lambda self: self._monai_dice(reduction="none"))
 
     def __call__(self, output, batch):
         logits, target = output.seg, batch.target
