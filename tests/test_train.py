@@ -93,8 +93,9 @@ def test_lcs_merges_a_second_class_in_target_and_atlas(data):
     [
         {"warmup_steps": 30, "norm": "instance"},  # the scheduler's state is checkpointed too
         {"patience": 20, "min_delta": 0.99},  # so is the plateau state (this run stops at step 30)
+        {"ema_decay": 0.9},  # and the weights' moving average
     ],
-    ids=["warmup", "plateau"],
+    ids=["warmup", "plateau", "ema"],
 )
 def test_killed_training_resumes_to_identical_weights(data, tmp_path, kw):
     full, killed = tmp_path / "full", tmp_path / "killed"
@@ -209,3 +210,32 @@ def test_patience_must_be_a_multiple_of_eval_every(data, tmp_path):
     res = _cli(*_train_args(data, "baseline", tmp_path, 40, patience=15))
     assert res.returncode == 2 and "patience 15 must be a positive multiple of eval_every (10)" in res.stderr
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_ema_validates_and_keeps_the_moving_average_of_the_weights(data):
+    """With ``ema_decay`` the validated and kept weights are the exponential moving average of
+    the trained ones (torch's AveragedModel), not the last step's."""
+    from lcsbench.methods import get_method
+    from lcsbench.train.config import TrainConfig
+    from lcsbench.train.loop import Trainer
+
+    classes = ClassSet.from_table(TABLE, CLASSES)
+    split = json.loads(data["split"].read_text())
+    subjects = {s: load_subject(data["grid"] / f"{s}.npz", classes) for s in data["subjects"]}
+    cfg = TrainConfig.from_dict(
+        {"steps": 4, "eval_every": 4, "checkpoint_every": 4, "depth": 2, "lr": 0.01, "ema_decay": 0.5}
+    )
+    t = Trainer(
+        get_method("baseline"), classes, [subjects[s] for s in split["train"]], [subjects[s] for s in split["val"]],
+        None, cfg, 5, torch.device("cpu"),
+    )  # fmt: skip
+    name = next(k for k, v in t.model.state_dict().items() if v.is_floating_point() and v.dim() > 1)
+    average = t.model.state_dict()[name].clone()  # the first update copies the weights
+    for i in range(4):
+        t.step()
+        w = t.model.state_dict()[name]
+        average = w.clone() if i == 0 else 0.5 * average + 0.5 * w
+    assert torch.allclose(t.eval_model.state_dict()[name], average, atol=1e-6)
+    assert not torch.allclose(average, t.model.state_dict()[name])
+    t.validate()
+    assert torch.equal(t.best_weights[name], t.eval_model.state_dict()[name])

@@ -32,6 +32,7 @@ class TrainConfig:
     amp: str = "none"  # "none" | "bf16" (CUDA only)
     patience: int | None = None  # stop after this many steps without a new best validation Dice (None: run to steps)
     min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``
+    ema_decay: float | None = None  # validate and keep an exponential moving average of the weights (None: off)
     restart_steps: int | None = None  # steps per cosine cycle of a warm-restarts schedule (McKinley: 2 000)
     lr_min: float = 1e-7  # the learning rate at the end of each cosine cycle
     reject_start: int = 0  # sporadic-error rejection: first pass at this step (McKinley: after the label-flip restarts)

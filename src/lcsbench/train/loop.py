@@ -204,9 +204,19 @@ class Trainer:
             "loss_n": 0,
             "seconds": 0.0,
         }
-        self.best_weights = copy.deepcopy(self.model.state_dict())
+        self.ema = None
+        if cfg.ema_decay is not None:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        self.best_weights = copy.deepcopy(self.eval_model.state_dict())
         self.callbacks: list[Callable[[Trainer, list[float]], None]] = [Trainer._update_class_weights]
         self.callbacks += [CALLBACKS[c](method.callback_options, cfg) for c in method.callbacks]
+
+    @property
+    def eval_model(self) -> Network:
+        """The model validated and kept: the weights' moving average when ``ema_decay`` is set."""
+        return self.model if self.ema is None else self.ema.module
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -231,6 +241,8 @@ class Trainer:
             "state": self.state,
             "sampler": self.sampler.state_dict(),
         }
+        if self.ema is not None:
+            ck["ema"] = self.ema.state_dict()
         if self.device.type == "cuda":
             ck["cuda_rng"] = torch.cuda.get_rng_state()
         return ck
@@ -248,6 +260,8 @@ class Trainer:
         self.best_weights = ck["best_model"]
         self.state = ck["state"]
         self.sampler.load_state_dict(ck.get("sampler", {}))
+        if self.ema is not None:
+            self.ema.load_state_dict(ck["ema"])
 
     def resume(self, checkpoint: Path) -> None:
         """Continue from ``checkpoint`` if it was written with the same settings."""
@@ -290,6 +304,8 @@ class Trainer:
         t_data = time.perf_counter() - t0
         loss = train_step(self.model, self.opt, self.loss_fn, b, self.autocast)
         self.sched.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         s = self.state
         s["step"] += 1
         s["loss_sum"] += loss
@@ -301,7 +317,7 @@ class Trainer:
     def validate(self) -> list[float]:
         """Per-class validation Dice; one history row; the best weights so far; the callbacks."""
         per_class = SAMPLERS[self.method.sampler].validation_scores(
-            self.method, self.model, self.val_set, self.atlas, self.k, self.cfg.label_batch
+            self.method, self.eval_model, self.val_set, self.atlas, self.k, self.cfg.label_batch
         )
         score = float(torch.nanmean(per_class))
         scores = [float(v) for v in per_class]
@@ -313,7 +329,7 @@ class Trainer:
         s["loss_sum"], s["loss_n"] = 0.0, 0
         if score > s["best_score"]:
             s["best_score"], s["best_step"] = score, s["step"]
-            self.best_weights = copy.deepcopy(self.model.state_dict())
+            self.best_weights = copy.deepcopy(self.eval_model.state_dict())
         if score > s["plateau_score"] + self.cfg.min_delta:
             s["plateau_score"], s["plateau_step"] = score, s["step"]
         elif self.cfg.patience is not None and s["step"] - s["plateau_step"] >= self.cfg.patience:
