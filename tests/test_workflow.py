@@ -70,12 +70,16 @@ def test_ablations_target_plans_each_hypothesis(clean_checkout):
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout + res.stderr
     counts = _counts(out)
-    # whole volume 2 methods x 3 splits, 2 mm 2 methods x split 1, 4x length 2 methods x 4 class sets x split 1
-    assert counts["ablation_train"] == 6 + 2 + 8
+    # whole volume 2 methods x 3 splits, 2 mm 2 methods x split 1, 4x length 2 methods x 4 class sets x split 1,
+    # the moving average at 1x and 4x 2 methods x 3 class sets x split 1, the paper's 10 label-group models
+    # on the fine labels at 1x and 4x (10 + LCS each), split 1
+    assert counts["ablation_train"] == 6 + 2 + 8 + 2 * 6 + 2 * 11
     # the pooled baseline changes no setting: its 3 class sets x 3 splits are default-run runs, next to
     # the default run's own runs the comparisons need (2 methods x 3 class sets x 3 splits, fine on split 1)
     assert counts["train"] == 9 + 2 * 3 * 3 + 2
-    assert counts["ablation"] == 4 and counts["ablations_summary"] == 1
+    assert counts["ablation"] == 8 and counts["ablations_summary"] == 1
+    assert "ablations/label-groups/runs/baseline/fine10of10/split1/model.pt" in out  # in its own folder
+    assert "label-groups/runs/baseline/fine/split1/history.csv" not in out  # no one-model run there
     assert counts["training_grid"] == 30 + 30  # the 2 mm grid
     assert '"steps": 2400' in out and '"patience": 1200' in out and '"patch": null' in out
     assert "--config-key papers.lcs.ablations.grid-2mm" in out
@@ -86,7 +90,8 @@ def test_ablation_that_changes_nothing_at_a_scale_is_left_out_and_said(clean_che
     assert res.returncode == 0, res.stdout + res.stderr
     out = res.stdout + res.stderr
     assert "papers.lcs.ablations.whole-volume changes nothing at scale paper: left out" in out
-    assert _counts(out)["ablation"] == 3
+    assert "papers.lcs.ablations.label-groups changes nothing at scale paper: left out" in out  # 10 models there
+    assert _counts(out)["ablation"] == 6
 
 
 def test_experiment_grid_follows_config(clean_checkout):

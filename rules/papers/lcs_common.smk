@@ -80,13 +80,20 @@ def lcs_summary_args(wildcards, input):
     return " ".join(f"--{k.replace('_', '-')} {v}" for k, v in input.items())
 
 
-# §3.2: a method that is not label conditioned (more than one output channel for two classes) is
-# trained as `split_models` models of consecutive label groups whose probabilities are merged.
+def label_groups(method, n):
+    """§3.2: a method that is not label conditioned (more than one output channel for two classes)
+    is trained on the fine labels as ``n`` models of consecutive label groups whose probabilities
+    are merged; None for a method trained as one model."""
+    if n > 1 and METHODS[method].trainable and METHODS[method].out_channels(2) > 1:
+        return [f"fine{i}of{n}" for i in range(1, n + 1)]
+    return None
+
+
 _n = per_scale(LCS["all_classes"]["split_models"])
-if LCS["all_classes"]["enabled"] and _n > 1:
+if LCS["all_classes"]["enabled"]:
     for _m in LCS["all_classes"]["methods"]:
-        if METHODS[_m].trainable and METHODS[_m].out_channels(2) > 1:
-            MODEL_PARTS[(_m, "fine")] = [f"fine{i}of{_n}" for i in range(1, _n + 1)]
+        if _groups := label_groups(_m, _n):
+            MODEL_PARTS[(_m, "fine")] = _groups
 EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs() + lcs_untrained_runs()
 TRAINED_RUNS += lcs_novel_label_runs()
 PAPER_TARGETS += lcs_targets()
@@ -120,15 +127,33 @@ def ablation_scale(name):
     return scale
 
 
+def ablation_parts(name, method, class_set):
+    """Class sets of the models an ablation's run is predicted with: its own label groups on the
+    fine labels when it sets `split_models`, else the default run's."""
+    n = ABLATIONS[name].get("split_models")
+    if n is not None and class_set == "fine":
+        return label_groups(method, n) or [class_set]
+    return trained_class_sets(method, class_set)
+
+
+def ablation_changes_runs(name):
+    """Whether the ablation's runs differ from the default run's (settings or label groups)."""
+    a = ABLATIONS[name]
+    groups = any(
+        ablation_parts(name, m, c) != trained_class_sets(m, c) for m in a["methods"] for c in a["class_sets"]
+    )
+    return ablation_scale(name) != TRAIN or groups
+
+
 for _name in list(ABLATIONS):  # e.g. whole volumes at a scale that trains on them anyway
-    if ablation_scale(_name) == TRAIN and list(ABLATIONS[_name]["methods"]) == list(LCS["class_count"]["methods"]):
+    if not ablation_changes_runs(_name) and list(ABLATIONS[_name]["methods"]) == list(LCS["class_count"]["methods"]):
         print(f"papers.lcs.ablations.{_name} changes nothing at scale {config['scale']}: left out", file=sys.stderr)
         del ABLATIONS[_name]
 
 
 def ablation_root(name):
     """Where an ablation's runs live: the default run's own when it changes no setting (e.g. another method)."""
-    return "" if ablation_scale(name) == TRAIN else f"ablations/{name}/"
+    return f"ablations/{name}/" if ablation_changes_runs(name) else ""
 
 
 def ablation_runs(name):
@@ -136,12 +161,12 @@ def ablation_runs(name):
     return expand(RUN, method=a["methods"], class_set=a["class_sets"], split=a.get("splits") or SPLITS)
 
 
-def _histories(root, runs):
+def _histories(root, runs, parts=trained_class_sets):
     out = []
     for r in runs:
         method, class_set, split = parse_run(r)
         if METHODS[method].trainable:
-            out += [f"results/{root}runs/{run_key(method, c, split)}/history.csv" for c in trained_class_sets(method, class_set)]
+            out += [f"results/{root}runs/{run_key(method, c, split)}/history.csv" for c in parts(method, class_set)]
     return out
 
 
@@ -151,7 +176,7 @@ def ablation_inputs(wildcards):
     main = expand(RUN, method=LCS["class_count"]["methods"], class_set=a["class_sets"], split=a.get("splits") or SPLITS)
     return {
         "metrics": [f"results/{ablation_root(name)}runs/{r}/metrics.csv" for r in ablation_runs(name)],
-        "histories": _histories(ablation_root(name), ablation_runs(name)),
+        "histories": _histories(ablation_root(name), ablation_runs(name), lambda m, c: ablation_parts(name, m, c)),
         "main_metrics": run_metrics(main),
         "main_histories": _histories("", main),
     }
@@ -159,7 +184,10 @@ def ablation_inputs(wildcards):
 
 def ablation_settings(wildcards):
     a = ABLATIONS[wildcards.ablation]
-    return json.dumps({"scale": a.get("scale", {}), "steps_factor": a.get("steps_factor", 1)}, sort_keys=True)
+    settings = {"scale": a.get("scale", {}), "steps_factor": a.get("steps_factor", 1)}
+    if "split_models" in a:
+        settings["split_models"] = a["split_models"]
+    return json.dumps(settings, sort_keys=True)
 
 
 def ablation_grid(wildcards):
@@ -169,7 +197,7 @@ def ablation_grid(wildcards):
 def ablation_model_input(wildcards):
     if not METHODS[wildcards.method].trainable:
         return {}
-    sets = trained_class_sets(wildcards.method, wildcards.class_set)
+    sets = ablation_parts(wildcards.ablation, wildcards.method, wildcards.class_set)
     root = f"{WORK}/ablations/{wildcards.ablation}/runs"
     return {"model": [f"{root}/{run_key(wildcards.method, c, wildcards.split)}/model.pt" for c in sets]}
 
