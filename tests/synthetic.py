@@ -84,3 +84,21 @@ def run_args(data: dict, method: str, classes, n: int, grid=None) -> list[str]:
         "--grid-dir",
         str(grid or data["grid"]),
     ]
+
+
+def make_trainer(data: dict, method: str, classes: list[str], settings: dict, seed: int):
+    """An in-process :class:`~lcsbench.train.loop.Trainer` on ``make_dataset``'s split (no atlas)."""
+    import torch
+
+    from lcsbench.data.classes import ClassSet
+    from lcsbench.methods import get_method
+    from lcsbench.train.config import TrainConfig
+    from lcsbench.train.data import load_subject
+    from lcsbench.train.loop import Trainer
+
+    class_set = ClassSet.from_table(TABLE, classes)
+    split = json.loads(data["split"].read_text())
+    subjects = {s: load_subject(data["grid"] / f"{s}.npz", class_set) for s in data["subjects"]}
+    train, val = [subjects[s] for s in split["train"]], [subjects[s] for s in split["val"]]
+    cfg = TrainConfig.from_dict(settings)
+    return Trainer(get_method(method), class_set, train, val, None, cfg, seed, torch.device("cpu"))

@@ -185,23 +185,10 @@ def test_class_weights_resume_exactly(data, tmp_path, throwaway_components):
     _train(data, "test-composed", part, settings={**settings, "steps": 4})
     ck = torch.load(part / "ck.pt", weights_only=True) if (part / "ck.pt").exists() else None
     assert ck is None  # a finished run removes its checkpoint; make one that stops mid-way instead
-    from lcsbench.data.classes import ClassSet
-    from lcsbench.methods import get_method
-    from lcsbench.train.config import TrainConfig
-    from lcsbench.train.data import load_subject
-    from lcsbench.train.loop import Trainer
-    from tests.synthetic import TABLE
-
-    classes = ClassSet.from_table(TABLE, CLASSES)
-    split = json.loads(data["split"].read_text())
-    subjects = {s: load_subject(data["grid"] / f"{s}.npz", classes) for s in data["subjects"]}
+    from tests.synthetic import make_trainer
 
     def trainer(steps):
-        cfg = TrainConfig.from_dict({**settings, "steps": steps})
-        return Trainer(
-            get_method("test-composed"), classes, [subjects[s] for s in split["train"]],
-            [subjects[s] for s in split["val"]], None, cfg, 3, torch.device("cpu"),
-        )  # fmt: skip
+        return make_trainer(data, "test-composed", CLASSES, {**settings, "steps": steps}, 3)
 
     first = trainer(6)
     for _ in range(3):  # to step 3: one validation (step 2) has set the class weights

@@ -16,7 +16,7 @@ import torch
 
 from lcsbench.data.classes import ClassSet
 from lcsbench.train.data import AllClassesSampler, ConditionedSampler, load_subject
-from tests.synthetic import TABLE, make_dataset, run_args
+from tests.synthetic import TABLE, make_dataset, make_trainer, run_args
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["ball_L", "rod_L", "core"]
@@ -215,20 +215,8 @@ def test_patience_must_be_a_multiple_of_eval_every(data, tmp_path):
 def test_ema_validates_and_keeps_the_moving_average_of_the_weights(data):
     """With ``ema_decay`` the validated and kept weights are the exponential moving average of
     the trained ones (torch's AveragedModel), not the last step's."""
-    from lcsbench.methods import get_method
-    from lcsbench.train.config import TrainConfig
-    from lcsbench.train.loop import Trainer
-
-    classes = ClassSet.from_table(TABLE, CLASSES)
-    split = json.loads(data["split"].read_text())
-    subjects = {s: load_subject(data["grid"] / f"{s}.npz", classes) for s in data["subjects"]}
-    cfg = TrainConfig.from_dict(
-        {"steps": 4, "eval_every": 4, "checkpoint_every": 4, "depth": 2, "lr": 0.01, "ema_decay": 0.5}
-    )
-    t = Trainer(
-        get_method("baseline"), classes, [subjects[s] for s in split["train"]], [subjects[s] for s in split["val"]],
-        None, cfg, 5, torch.device("cpu"),
-    )  # fmt: skip
+    settings = {"steps": 4, "eval_every": 4, "checkpoint_every": 4, "depth": 2, "lr": 0.01, "ema_decay": 0.5}
+    t = make_trainer(data, "baseline", CLASSES, settings, 5)
     name = next(k for k, v in t.model.state_dict().items() if v.is_floating_point() and v.dim() > 1)
     average = t.model.state_dict()[name].clone()  # the first update copies the weights
     for i in range(4):
