@@ -25,6 +25,8 @@ def test_every_network_trains_as_long_as_the_plain_one_counting_its_warm_up():
     rej = experiment.run_settings("label-flip-rejection", SCHEDULE, {}, 1e-3)
     assert (rej["reject_start"], rej["reject_every"], rej["eval_every"]) == (300, 200, 100)
     assert "reject_every" not in experiment.run_settings("label-flip", SCHEDULE, {}, 1e-3)
+    # the scale's moving average of the weights is not the paper's: each restart's own weights are kept
+    assert experiment.run_settings("plain", SCHEDULE, {"ema_decay": 0.99}, 1e-3)["ema_decay"] is None
     assert experiment.check_schedule(SCHEDULE) is None
     assert "warmup" in experiment.check_schedule({**SCHEDULE, "warmup": 12})
 

@@ -47,6 +47,7 @@ def run_settings(run: str, schedule: dict, base: dict, threshold: float) -> dict
         "eval_every": r,
         "checkpoint_every": r,
         "patience": None,
+        "ema_decay": None,  # the paper's cosine restarts end each cycle at lr_min: its own weights are kept
         "merge_prob": 0.0,
     }
     if run == "label-flip-rejection":
