@@ -44,8 +44,8 @@ def test_dry_run_lists_every_phantom_preprocessing_and_split_job(clean_checkout)
     assert counts["splits"] == 1
     assert counts["training_grid"] == 30
     # per split: class count 2 methods x 3 counts (the quick scale's); all classes: LCS + the baseline
-    # (5 label-group models at the quick scale); novel labels: LCS on the coarse labels
-    assert counts["train"] == 3 * (2 * 3 + 1 + 5 + 1)
+    # (4 label-group models at the quick scale); novel labels: LCS on the coarse labels
+    assert counts["train"] == 3 * (2 * 3 + 1 + 4 + 1)
     # ... plus the untrained reference (the atlas copied) on the fine labels
     assert counts["predict"] == counts["evaluate"] == 3 * (2 * 3 + 2 + 1)
     assert counts["novel_labels"] == 3
@@ -58,7 +58,7 @@ def test_paper_targets_plan_one_paper_each(clean_checkout):
     """`snakemake lcs` / `snakemake mckinley`: one paper's experiments and the stages they share."""
     lcs = _counts(_run("-n", "lcs", "--quiet", "rules", cwd=clean_checkout).stdout)
     mck = _counts(_run("-n", "mckinley", "--quiet", "rules", cwd=clean_checkout).stdout)
-    assert lcs["train"] == 39 and lcs["lcs_summary"] == 1 and lcs["preprocess"] == 30
+    assert lcs["train"] == 36 and lcs["lcs_summary"] == 1 and lcs["preprocess"] == 30
     assert not any(r.startswith("mckinley") or r.startswith("weak") for r in lcs if r != "mckinley")
     assert "mckinley" not in lcs and "summary" not in lcs
     assert mck["mckinley_train"] == 15 and mck["mckinley_summary"] == 1 and mck["preprocess"] == 30
@@ -71,18 +71,18 @@ def test_ablations_target_plans_each_hypothesis(clean_checkout):
     out = res.stdout + res.stderr
     counts = _counts(out)
     # whole volume 2 methods x 3 splits, 2 mm 2 methods x split 1, 4x length 2 methods x 3 class sets + LCS and
-    # the baseline's 5 label-group models on the fine labels, split 1; the trained weights instead of their
+    # the baseline's 4 label-group models on the fine labels, split 1; the trained weights instead of their
     # moving average 2 methods x 3 class sets, split 1; the paper's 10 label-group models + LCS, split 1
-    assert counts["ablation_train"] == 6 + 2 + (2 * 3 + 1 + 5) + 2 * 3 + (10 + 1)
+    assert counts["ablation_train"] == 6 + 2 + (2 * 3 + 1 + 4) + 2 * 3 + (10 + 1)
     # the pooled baseline changes no setting: its 3 class sets x 3 splits are default-run runs, next to
     # the default run's own runs the comparisons need (2 methods x 3 class sets x 3 splits, fine on split 1)
-    assert counts["train"] == 9 + 2 * 3 * 3 + 1 + 5
+    assert counts["train"] == 9 + 2 * 3 * 3 + 1 + 4
     assert counts["ablation"] == 6 and counts["ablations_summary"] == 1
     assert "ablations/label-groups/runs/baseline/fine10of10/split1/model.pt" in out  # in its own folder
-    assert "ablations/long/runs/baseline/fine5of5/split1/model.pt" in out
+    assert "ablations/long/runs/baseline/fine4of4/split1/model.pt" in out
     assert '"ema_decay": null' in out  # the trained weights
     assert counts["training_grid"] == 30 + 30  # the 2 mm grid
-    assert '"steps": 2400' in out and '"patience": 1600' in out and '"patch": null' in out
+    assert '"steps": 2400' in out and '"patience": 1200' in out and '"patch": null' in out
     assert "--config-key papers.lcs.ablations.grid-2mm" in out
 
 
