@@ -42,4 +42,5 @@ rule all:
     input:
         all_targets(),
         "results/tables/provenance.csv",
+        rules.job_seconds.output,
     default_target: True

@@ -128,6 +128,26 @@ def scale_settings():
     return json.dumps(TRAIN)
 
 
+def run_settings(class_set):
+    """The scale's training settings of a run on ``class_set``, with its paper's step cap for that
+    class set (CLASS_SET_STEPS) and the patience scaled alike."""
+    from lcsbench.train.config import scaled_steps
+
+    steps = CLASS_SET_STEPS.get(class_set)
+    return TRAIN if steps is None else scaled_steps(TRAIN, steps)
+
+
+def set_class_set_steps(class_set, steps, key):
+    """A paper's step cap for its runs on ``class_set`` (config ``key``); two papers must agree."""
+    if CLASS_SET_STEPS.get(class_set, steps) != steps:
+        raise WorkflowError(f"{key}: {steps} steps for {class_set}, which another setting gives {CLASS_SET_STEPS[class_set]}")
+    CLASS_SET_STEPS[class_set] = steps
+
+
+def run_scale_settings(wildcards):
+    return json.dumps(run_settings(wildcards.class_set))
+
+
 def class_list():
     return " ".join(config["classes"])
 
@@ -163,6 +183,7 @@ def parse_run(key):
 TRAINED_RUNS = []  # run keys that are trained
 EVALUATED_RUNS = []  # run keys whose test predictions are scored
 MODEL_PARTS = {}  # (method, class_set) -> class sets of the models a run is predicted with (merged)
+CLASS_SET_STEPS = {}  # class set -> its runs' step cap, where a paper sets one (e.g. more steps for more classes)
 PAPER_TARGETS = []  # figures, tables and statistics of every paper
 BENCH_TARGETS = []  # each paper's performance probes, built by `snakemake bench`
 SUMMARY_SECTIONS = []  # each paper's section of results/summary.md, in order
@@ -228,7 +249,11 @@ def train_mem_mb(wildcards, attempt):
 
 
 def train_runtime(wildcards, attempt):
-    return (30 if SCALE == "quick" else 72 * 60) * attempt
+    """Minutes of a training job (or of one that conditions a trained model on many labels), grown
+    with a class set's own step cap."""
+    settings = run_settings(getattr(wildcards, "class_set", None))
+    steps = max(1.0, settings["steps"] / max(1, TRAIN["steps"]))
+    return int((30 if SCALE == "quick" else 72 * 60) * attempt * steps)
 
 
 def evaluated_runs():

@@ -40,8 +40,64 @@ rule bench_probes:
         " --out-figure {output.figure} --out-figure-pdf {output.figure_pdf} --out-record {output.record} > {log} 2>&1"
 
 
+rule throughput_map:
+    """Training step over batch and window sizes, against MONAI's DynUNet and this CPU's matmul peak."""
+    output:
+        map=report("results/perf/throughput_map.csv", category="Performance", labels={"table": "throughput map"}),
+        layout=report("results/perf/thread_layout.csv", category="Performance", labels={"table": "thread layout"}),
+        figure=report("results/perf/throughput_map.png", category="Performance", labels={"figure": "throughput map"}),
+        figure_pdf="results/perf/throughput_map.pdf",
+        record="results/perf/throughput_map.json",
+    params:
+        scale=scale_settings(),
+        shape=" ".join(map(str, config["preprocess"]["shape"])),
+        methods=" ".join(config["bench"]["methods"]),
+        n_classes=len(config["classes"]),  # the configured class list (a multi-channel network's channels)
+    log:
+        f"{LOGS}/throughput_map.log",
+    benchmark:
+        f"{BENCH}/bench/throughput_map.tsv"
+    conda:
+        ENV
+    threads: 8  # the whole machine (capped at --cores): the map times one-thread steps and two jobs side by side
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=GPU,
+    shell:
+        "python -m lcsbench throughput-map --scale-config '{params.scale}' --shape {params.shape}"
+        " --methods {params.methods} --n-classes {params.n_classes} --threads 1 --out-map {output.map}"
+        " --out-layout {output.layout} --out-figure {output.figure} --out-figure-pdf {output.figure_pdf}"
+        " --out-record {output.record} > {log} 2>&1"
+
+
 rule bench:
     """Target: the performance probes above and every paper's (e.g. the LCS paper's memory, §3.2)."""
     input:
         rules.bench_probes.output,
+        rules.throughput_map.output,
         BENCH_TARGETS,
+
+
+rule job_seconds:
+    """Where the run's job-seconds go, by job kind, with a job's measured start-up cost."""
+    input:
+        all_targets(),  # runs once every other job of the run has written its benchmark file
+    output:
+        table=report("results/perf/job_seconds.csv", category="Performance", labels={"table": "job-seconds"}),
+        md="results/perf/job_seconds.md",
+    params:
+        root=BENCH,
+    log:
+        f"{LOGS}/job_seconds.log",
+    benchmark:
+        f"{WORK}/benchmarks/job_seconds/{DATASET}.tsv"  # outside the folder it sums
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+        gpu=0,
+    shell:
+        "python -m lcsbench job-seconds --root {params.root} --out-table {output.table} --out-md {output.md} > {log} 2>&1"

@@ -50,7 +50,7 @@ rule train:
     params:
         classes=class_list(),
         grid_dir=grid_dir_of,
-        scale=scale_settings(),
+        scale=run_scale_settings,
         seed=run_seed,
         seed_base=config["seed"],
         checkpoint=f"{WORK}/checkpoints/{RUN}.pt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -158,3 +159,18 @@ def test_ablation_must_keep_the_main_contender(clean_checkout):
     res = _run("-n", "ablations", "--configfile", "config.yaml", str(extra), cwd=clean_checkout)
     assert res.returncode != 0
     assert "papers.lcs.ablations.odd.methods: the contender 'baseline' must be" in res.stdout + res.stderr
+
+
+def test_step_caps_grow_with_the_class_set(clean_checkout):
+    """papers.lcs: class-count runs get steps_per_class x N (at least the scale's), label groups group_steps."""
+
+    def settings(run: str) -> dict:
+        res = _run("-n", "-p", f"results/runs/{run}/history.csv", cwd=clean_checkout)
+        assert res.returncode == 0, res.stderr
+        return json.loads(re.search(r"--scale-config '(\{.*?\})'", res.stdout + res.stderr)[1])
+
+    assert settings("lcs/first2/split1")["steps"] == 600
+    ten = settings("baseline/first10/split1")
+    assert (ten["steps"], ten["patience"]) == (2000, 900)  # patience scaled, whole validation intervals
+    assert settings("baseline/fine1of4/split1")["steps"] == 1200
+    assert settings("lcs/fine/split1")["steps"] == 600  # one 95-class model keeps the scale's cap

@@ -24,7 +24,7 @@ use rule train as ablation_train with:
     params:
         classes=class_list(),
         grid_dir=grid_dir_of,
-        scale=lambda wildcards: json.dumps(ablation_scale(wildcards.ablation)),
+        scale=lambda wildcards: json.dumps(ablation_scale(wildcards.ablation, wildcards.class_set)),
         seed=run_seed,
         seed_base=config["seed"],
         checkpoint=f"{WORK}/ablations/{{ablation}}/checkpoints/{RUN}.pt",

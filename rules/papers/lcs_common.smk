@@ -90,10 +90,16 @@ def label_groups(method, n):
 
 
 _n = per_scale(LCS["all_classes"]["split_models"])
+_group_steps = per_scale(LCS["all_classes"]["group_steps"])
 if LCS["all_classes"]["enabled"]:
     for _m in LCS["all_classes"]["methods"]:
         if _groups := label_groups(_m, _n):
             MODEL_PARTS[(_m, "fine")] = _groups
+            for _g in _groups if _group_steps else []:
+                set_class_set_steps(_g, _group_steps, "papers.lcs.all_classes.group_steps")
+_per_class = per_scale(LCS["class_count"]["steps_per_class"])
+for _k in lcs_class_counts() if _per_class else []:  # every class about as many training windows
+    set_class_set_steps(f"first{_k}", max(TRAIN["steps"], _per_class * _k), "papers.lcs.class_count.steps_per_class")
 EVALUATED_RUNS += lcs_class_count_runs() + lcs_all_classes_runs() + lcs_untrained_runs()
 TRAINED_RUNS += lcs_novel_label_runs()
 PAPER_TARGETS += lcs_targets()
@@ -115,16 +121,14 @@ for _name, _a in ABLATIONS.items():
         raise WorkflowError(f"papers.lcs.ablations.{_name}.splits: {_bad} are not splits of splits.n_splits")
 
 
-def ablation_scale(name):
-    """The configured scale with the ablation's overrides; step cap and patience times ``steps_factor``."""
+def ablation_scale(name, class_set):
+    """A run's settings on ``class_set`` with the ablation's overrides; step cap and patience times
+    ``steps_factor``."""
+    from lcsbench.train.config import scaled_steps
+
     a = ABLATIONS[name]
-    scale = {**TRAIN, **a.get("scale", {})}
-    factor = a.get("steps_factor", 1)
-    scale["steps"] = int(round(scale["steps"] * factor))
-    if scale.get("patience"):  # a whole number of validation intervals
-        every = scale["eval_every"]
-        scale["patience"] = max(1, int(round(scale["patience"] * factor / every))) * every
-    return scale
+    scale = {**run_settings(class_set), **a.get("scale", {})}
+    return scaled_steps(scale, int(round(scale["steps"] * a.get("steps_factor", 1))))
 
 
 def ablation_parts(name, method, class_set):
@@ -142,7 +146,8 @@ def ablation_changes_runs(name):
     groups = any(
         ablation_parts(name, m, c) != trained_class_sets(m, c) for m in a["methods"] for c in a["class_sets"]
     )
-    return ablation_scale(name) != TRAIN or groups
+    parts = {p for m in a["methods"] for c in a["class_sets"] for p in ablation_parts(name, m, c)}
+    return any(ablation_scale(name, p) != run_settings(p) for p in parts) or groups
 
 
 for _name in list(ABLATIONS):  # e.g. whole volumes at a scale that trains on them anyway
@@ -191,7 +196,8 @@ def ablation_settings(wildcards):
 
 
 def ablation_grid(wildcards):
-    return expand(grid_file("{subject}", ablation_scale(wildcards.ablation)["grid_factor"]), subject=SUBJECTS)
+    factor = ablation_scale(wildcards.ablation, wildcards.class_set)["grid_factor"]
+    return expand(grid_file("{subject}", factor), subject=SUBJECTS)
 
 
 def ablation_model_input(wildcards):
@@ -222,7 +228,7 @@ def _sample_voxels(scale):
 
 def ablation_runtime(wildcards, attempt):
     """The training runtime scaled by the ablation's step cap and sample size (e.g. 4x, 2 mm)."""
-    a = ablation_scale(wildcards.ablation)
+    a = ablation_scale(wildcards.ablation, wildcards.class_set)
     cost = a["steps"] / TRAIN["steps"] * max(1.0, _sample_voxels(a) / _sample_voxels(TRAIN))
     return int(train_runtime(wildcards, attempt) * cost)
 

@@ -30,6 +30,13 @@ def cmd_collect_benchmarks(a: argparse.Namespace) -> None:
     collect_benchmarks(a.benchmarks, a.root, a.out)
 
 
+def cmd_job_seconds(a: argparse.Namespace) -> None:
+    """Where a run's job-seconds go, by job kind, with the start-up cost of a job (results/perf)."""
+    from lcsbench.perf.timing import job_seconds
+
+    job_seconds(a.root, a.out_table, a.out_md)
+
+
 def cmd_bench(a: argparse.Namespace) -> None:
     """Training memory, inference time and training throughput of methods side by side (results/perf)."""
     from lcsbench.perf.bench import run_bench
@@ -44,6 +51,24 @@ def cmd_bench(a: argparse.Namespace) -> None:
         for o in ("memory", "inference", "throughput", "figure", "figure-pdf", "record")
     }
     run_bench(a, cfgs, out)
+
+
+def cmd_throughput_map(a: argparse.Namespace) -> None:
+    """Training-step throughput over batch and window sizes, against a peer and the CPU's peak (results/perf)."""
+    from lcsbench.methods import get_method
+    from lcsbench.methods.build import backbone_settings
+    from lcsbench.perf.throughput_map import run_throughput_map
+    from lcsbench.train.config import TrainConfig
+
+    set_threads(a.threads)
+    cfg = TrainConfig.from_dict(a.scale_config, "--scale-config")
+    backbone = backbone_settings(get_method(a.methods[0]), cfg)
+    if cfg.patch is None:
+        raise InputError("--scale-config has no training window (patch: null); the map needs the chosen window")
+    a.chosen_window, a.chosen_batch = list(cfg.patch), cfg.batch_size
+    a.whole = [s // cfg.grid_factor for s in a.shape]
+    out = {o: getattr(a, f"out_{o.replace('-', '_')}") for o in ("map", "layout", "figure", "figure-pdf", "record")}
+    run_throughput_map(a, backbone, out)
 
 
 def cmd_audit(a: argparse.Namespace) -> None:
@@ -98,6 +123,31 @@ def register(sub) -> None:
     for o in ("memory", "inference", "throughput", "figure", "figure-pdf", "record"):
         s.add_argument(f"--out-{o}", required=True)
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("job-seconds", help=cmd_job_seconds.__doc__)
+    s.add_argument("--root", required=True, help="the run's benchmark folder (work/benchmarks/<dataset>)")
+    s.add_argument("--out-table", required=True)
+    s.add_argument("--out-md", required=True)
+    s.set_defaults(func=cmd_job_seconds)
+
+    s = sub.add_parser("throughput-map", help=cmd_throughput_map.__doc__)
+    s.add_argument(
+        "--scale-config", type=_json_arg, required=True, help="JSON training settings (config scales.<scale>)"
+    )
+    s.add_argument("--shape", type=int, nargs=3, default=[160, 208, 160], help="the preprocessed grid")
+    s.add_argument("--methods", nargs="+", required=True, help="methods mapped (config bench.methods)")
+    s.add_argument("--n-classes", type=int, default=10, help="classes of a multi-channel network")
+    s.add_argument("--batches", type=int, nargs="+", default=[2, 4, 8, 16])
+    s.add_argument(
+        "--windows", type=int, nargs="+", default=[16, 24, 32, 48], help="cubic windows (and the whole grid)"
+    )
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1, help="threads of the map (a training job's)")
+    s.add_argument("--map-seconds", type=float, default=1.5, help="least timed seconds per cell of the map")
+    s.add_argument("--layout-seconds", type=float, default=6.0, help="least timed seconds per thread-layout probe")
+    for o in ("map", "layout", "figure", "figure-pdf", "record"):
+        s.add_argument(f"--out-{o}", required=True)
+    s.set_defaults(func=cmd_throughput_map)
 
     s = sub.add_parser("audit", help=cmd_audit.__doc__)
     s.add_argument("paths", nargs="*", default=["results"], help="figures, tables or folders (default: results)")

@@ -72,6 +72,10 @@ def perf_figure(
     ax.legend(fontsize=7)
     fig.suptitle(device, fontsize=9)
     fig.tight_layout()
+    _save(fig, paths)
+
+
+def _save(fig, paths: list[str | Path]) -> None:
     for path in paths:
         with atomic_path(path) as tmp:
             fig.savefig(
@@ -82,3 +86,57 @@ def perf_figure(
                 else {"Creator": None, "Producer": None, "CreationDate": None},
             )
     plt.close(fig)
+
+
+def throughput_map_figure(
+    table: pd.DataFrame,
+    layout: pd.DataFrame,
+    peak: float,
+    device: str,
+    chosen_window: str,
+    chosen_batch: int,
+    paths: list[str | Path],
+) -> None:
+    """Samples/s against batch for every window (one panel per network, fp32), the share of the
+    matmul peak, and the thread layout of a training job."""
+    fp32 = table[table["precision"] == "fp32"]
+    nets = list(dict.fromkeys(fp32["net"]))
+    windows = list(dict.fromkeys(fp32["window"]))
+    colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(windows)}
+    panels = len(nets) + 1 + (len(layout) > 0)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.6), dpi=100)
+    for ax, net in zip(axes, nets):
+        for w in windows:
+            d = fp32[(fp32["net"] == net) & (fp32["window"] == w)].sort_values("batch")
+            ax.plot(d["batch"], d["samples_per_s"], "o-", color=colour[w], ms=4, label=f"{w} ({d['shape'].iloc[0]})")
+        bf = table[(table["net"] == net) & (table["precision"] == "bf16")].sort_values("batch")
+        if len(bf):
+            ax.plot(bf["batch"], bf["samples_per_s"], "x:", color=colour[chosen_window], label=f"{chosen_window} bf16")
+        mark = fp32[(fp32["net"] == net) & (fp32["window"] == chosen_window) & (fp32["batch"] == chosen_batch)]
+        if len(mark):
+            ax.plot(mark["batch"], mark["samples_per_s"], "*", color="k", ms=12, label="quick scale")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch")
+        ax.set_ylabel("training samples / s")
+        ax.set_title(f"{net} (K={int(fp32[fp32['net'] == net]['n_classes'].iloc[0])})", fontsize=9)
+        ax.legend(fontsize=6)
+    ax = axes[len(nets)]
+    for i, net in enumerate(nets):
+        d = fp32[fp32["net"] == net]
+        ax.scatter(d["gflop_per_step"], 100 * d["share_of_peak"], s=12, color=PALETTE[i % len(PALETTE)], label=net)
+    ax.set_xscale("log")
+    ax.set_xlabel("GFLOP per step (forward + backward)")
+    ax.set_ylabel(f"% of fp32 matmul peak ({peak:.0f} GFLOP/s)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Achieved share of peak", fontsize=9)
+    ax.legend(fontsize=7)
+    if len(layout):
+        ax = axes[-1]
+        ax.bar(layout["layout"], layout["machine_samples_per_s"], color="tab:gray")
+        ax.set_ylabel("training samples / s, whole machine")
+        ax.set_title(f"Thread layout, {layout['net'].iloc[0]} batch {layout['batch'].iloc[0]}", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    fig.suptitle(device, fontsize=9)
+    fig.tight_layout()
+    _save(fig, paths)

@@ -65,3 +65,13 @@ class TrainConfig:
             return cls(**settings)
         except TypeError as exc:
             raise InputError(f"{what} {settings}: {exc}; check scales in config.yaml") from exc
+
+
+def scaled_steps(settings: dict, steps: int) -> dict:
+    """``settings`` (config.yaml's ``scales.<scale>``) with the step cap ``steps`` and the patience
+    scaled by the same factor, kept a whole number of validation intervals."""
+    out = {**settings, "steps": int(steps)}
+    if settings.get("patience") and settings["steps"]:
+        every = settings["eval_every"]
+        out["patience"] = max(1, int(round(settings["patience"] * steps / settings["steps"] / every))) * every
+    return out
