@@ -119,6 +119,9 @@ for _name, _a in ABLATIONS.items():
     _bad = sorted(set(_a.get("splits") or []) - set(SPLITS))
     if _bad:
         raise WorkflowError(f"papers.lcs.ablations.{_name}.splits: {_bad} are not splits of splits.n_splits")
+    for _m in _a["methods"] if _group_steps and _a.get("split_models") else []:  # its label groups: group_steps too
+        for _g in label_groups(_m, _a["split_models"]) or []:
+            set_class_set_steps(_g, _group_steps, f"papers.lcs.ablations.{_name}.split_models")
 
 
 def ablation_scale(name, class_set):
@@ -229,7 +232,8 @@ def _sample_voxels(scale):
 def ablation_runtime(wildcards, attempt):
     """The training runtime scaled by the ablation's step cap and sample size (e.g. 4x, 2 mm)."""
     a = ablation_scale(wildcards.ablation, wildcards.class_set)
-    cost = a["steps"] / TRAIN["steps"] * max(1.0, _sample_voxels(a) / _sample_voxels(TRAIN))
+    own = run_settings(wildcards.class_set)  # train_runtime already grows with the class set's steps
+    cost = a["steps"] / own["steps"] * max(1.0, _sample_voxels(a) / _sample_voxels(TRAIN))
     return int(train_runtime(wildcards, attempt) * cost)
 
 
