@@ -36,6 +36,14 @@ PRESETS = {
 }
 
 
+def pad_to_multiple(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """``x`` (B, C, *spatial) zero-padded at the far end of each spatial axis to a multiple of ``factor``."""
+    pad = []
+    for s in reversed(x.shape[2:]):
+        pad += [0, -s % factor]
+    return F.pad(x, pad)
+
+
 def _block(cin: int, cout: int, n: int, norm: str | None, dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(n):
@@ -81,10 +89,7 @@ class UNet3D(nn.Module):
         return 2**self.cfg.depth
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
-        pad = []
-        for s in reversed(x.shape[2:]):
-            pad += [0, -s % self.factor]
-        return F.pad(x, pad)
+        return pad_to_multiple(x, self.factor)
 
     def encode(self, image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Skip features and the pooled bottleneck input; independent of the conditioned label."""

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from lcsbench.methods import get_method
@@ -32,6 +31,8 @@ from lcsbench.methods.losses import LOSSES
 from lcsbench.methods.optimisers import OPTIMISERS
 from lcsbench.methods.samplers import SAMPLERS
 from lcsbench.models.output import ModelOutput
+from lcsbench.models.unet import pad_to_multiple
+from lcsbench.perf.bench import _flops
 from lcsbench.train.config import TrainConfig
 from lcsbench.train.loop import _sync, deterministic, train_step
 
@@ -39,18 +40,23 @@ from lcsbench.train.loop import _sync, deterministic, train_step
 PEER = "monai-dynunet"
 
 
+def _seconds_per_call(fn, device: torch.device, seconds: float) -> tuple[float, int]:
+    """Mean seconds of ``fn()`` over at least three calls and ``seconds`` of them, and the calls."""
+    _sync(device)
+    calls, t0 = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - t0 < seconds:
+        fn()
+        calls += 1
+    _sync(device)
+    return (time.perf_counter() - t0) / calls, calls
+
+
 def matmul_peak(device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
     """GFLOP/s of an ``n``×``n`` fp32 matmul on the current threads: this machine's practical peak."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     a @ b
-    _sync(device)
-    reps, t0 = 0, time.perf_counter()
-    while reps < 3 or time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    _sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 / _seconds_per_call(lambda: a @ b, device, seconds)[0] / 1e9
 
 
 class _PeerNetwork(torch.nn.Module):
@@ -83,10 +89,7 @@ class _PeerNetwork(torch.nn.Module):
     def forward(self, image: torch.Tensor, atlas: torch.Tensor | None = None) -> ModelOutput:
         """Zero-padded to a multiple of 2**depth (as lcsbench's U-Net pads), cropped back."""
         shape = image.shape[2:]
-        pad = []
-        for s in reversed(shape):
-            pad += [0, -s % self.factor]
-        logits = self.net(torch.nn.functional.pad(image, pad))
+        logits = self.net(pad_to_multiple(image, self.factor))
         return ModelOutput(seg=logits[(..., *(slice(0, s) for s in shape))])
 
 
@@ -122,18 +125,14 @@ def time_cell(cell: Cell, backbone: dict, device: torch.device, seconds: float =
     timed steps and ``seconds`` of them."""
     model, opt, loss_fn, batch = _setup(cell, backbone, device)
     amp = cell.precision == "bf16"
+
+    def step():
+        train_step(model, opt, loss_fn, batch, amp)
+
     for _ in range(2):
-        train_step(model, opt, loss_fn, batch, amp)
-    with FlopCounterMode(display=False) as counter:
-        train_step(model, opt, loss_fn, batch, amp)
-    flop = float(counter.get_total_flops())
-    _sync(device)
-    steps, t0 = 0, time.perf_counter()
-    while steps < 3 or time.perf_counter() - t0 < seconds:
-        train_step(model, opt, loss_fn, batch, amp)
-        steps += 1
-    _sync(device)
-    step_s = (time.perf_counter() - t0) / steps
+        step()
+    flop = _flops(step)
+    step_s, steps = _seconds_per_call(step, device, seconds)
     voxels = cell.batch * cell.window[0] * cell.window[1] * cell.window[2]
     return {
         "steps": steps,

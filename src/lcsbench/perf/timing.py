@@ -9,6 +9,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _read_benchmark(path: str | Path) -> pd.DataFrame:  # noqa: F821
+    """One Snakemake benchmark TSV (``s`` is the job's wall seconds, ``max_rss`` its peak MB)."""
+    import pandas as pd
+
+    return pd.read_csv(path, sep="\t")
+
+
 def collect_benchmarks(files: list[str], root: str | None, out: str) -> pd.DataFrame:  # noqa: F821
     """One CSV row per job (step, job, wall seconds, peak RSS) from Snakemake benchmark TSVs.
 
@@ -20,7 +27,7 @@ def collect_benchmarks(files: list[str], root: str | None, out: str) -> pd.DataF
 
     rows = []
     for f in files:
-        df = pd.read_csv(f, sep="\t")
+        df = _read_benchmark(f)
         p = Path(f)
         step, job = p.parent.name, p.stem
         if root:
@@ -94,8 +101,7 @@ def job_seconds(root: str | Path, out_table: str, out_md: str) -> pd.DataFrame: 
         raise InputError(f"no benchmark files below {root}; run the workflow first")
     rows = []
     for f in files:
-        df = pd.read_csv(f, sep="\t")
-        rows.append({"kind": job_kind(f.relative_to(root)), "wall_s": float(df["s"].iloc[0])})
+        rows.append({"kind": job_kind(f.relative_to(root)), "wall_s": float(_read_benchmark(f)["s"].iloc[0])})
     jobs = pd.DataFrame(rows)
     table = jobs.groupby("kind")["wall_s"].agg(jobs="count", job_seconds="sum", mean_s="mean", max_s="max")
     table = table.sort_values("job_seconds", ascending=False).reset_index()
