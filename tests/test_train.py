@@ -94,8 +94,9 @@ def test_lcs_merges_a_second_class_in_target_and_atlas(data):
         {"warmup_steps": 30, "norm": "instance"},  # the scheduler's state is checkpointed too
         {"patience": 20, "min_delta": 0.99},  # so is the plateau state (this run stops at step 30)
         {"ema_decay": 0.9},  # and the weights' moving average
+        {"amp": "bf16"},  # bf16 autocast on the CPU is as deterministic
     ],
-    ids=["warmup", "plateau", "ema"],
+    ids=["warmup", "plateau", "ema", "bf16"],
 )
 def test_killed_training_resumes_to_identical_weights(data, tmp_path, kw):
     full, killed = tmp_path / "full", tmp_path / "killed"
@@ -124,6 +125,8 @@ def test_killed_training_resumes_to_identical_weights(data, tmp_path, kw):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert (full / "history.csv").read_bytes() == (killed / "history.csv").read_bytes()
     assert not (killed / "ck.pt").exists()
+    meta = json.loads((full / "train.json").read_text())
+    assert meta["precision"] == ("bf16" if kw.get("amp") == "bf16" else "fp32")
 
 
 def _mean_dice(data, tmp: Path, method: str, model: Path | None) -> float:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lcsbench.models import Network
+from lcsbench.models.precision import autocast
 
 BACKGROUND_LEVEL = 0.5
 
@@ -27,14 +28,16 @@ BACKGROUND_LEVEL = 0.5
 def segmentation_logits(model: Network, x: torch.Tensor, atlas: torch.Tensor | None = None) -> torch.Tensor:
     """Segmentation logits of a batch; sliding windows (MONAI) where the network needs a fixed input size."""
     if model.input_size is None:
-        return model(x, atlas).seg
+        with autocast(x.device, model.bf16):
+            return model(x, atlas).seg
     from monai.inferers import sliding_window_inference
 
     n = x.shape[1]
     inputs = x if atlas is None else torch.cat([x, atlas], 1)
 
     def window(t: torch.Tensor) -> torch.Tensor:
-        return model(t[:, :n], t[:, n:] if atlas is not None else None).seg
+        with autocast(t.device, model.bf16):
+            return model(t[:, :n], t[:, n:] if atlas is not None else None).seg
 
     return sliding_window_inference(inputs, model.input_size, 1, window, overlap=0.25)
 
@@ -43,7 +46,7 @@ def segmentation_logits(model: Network, x: torch.Tensor, atlas: torch.Tensor | N
 def all_class_probabilities(model: Network, image: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
     """One chunk ``(0, probabilities (K, X, Y, Z))`` of a network with one output per class."""
     model.eval()
-    yield 0, torch.sigmoid(segmentation_logits(model, image[None]))[0].float()
+    yield 0, torch.sigmoid(segmentation_logits(model, image[None]).float())[0]
 
 
 @torch.no_grad()
@@ -66,16 +69,18 @@ def conditioned_probabilities(
     shape = image.shape[1:]
     shared = shared and model.input_size is None
     if shared:
-        encoded = model.encode(x)
+        with autocast(x.device, model.bf16):
+            encoded = model.encode(x)
     for start in range(0, atlas_masks.shape[0], label_batch):
         masks = atlas_masks[start : start + label_batch]
         atlas = torch.cat([atlas_image.expand(masks.shape[0], *shape)[:, None], masks[:, None]], 1)
         if shared:
-            out = model.decode(model.expand(encoded, masks.shape[0]), model.condition(atlas), shape)
-            yield start, torch.sigmoid(out.seg)[:, 0].float()
+            with autocast(x.device, model.bf16):
+                out = model.decode(model.expand(encoded, masks.shape[0]), model.condition(atlas), shape)
+            yield start, torch.sigmoid(out.seg.float())[:, 0]
         else:
             probs = [
-                torch.sigmoid(segmentation_logits(model, x, atlas[i : i + 1]))[0, 0].float()
+                torch.sigmoid(segmentation_logits(model, x, atlas[i : i + 1]).float())[0, 0]
                 for i in range(masks.shape[0])
             ]
             yield start, torch.stack(probs)
@@ -183,5 +188,6 @@ def masks_above(
 def uncertainty_map(model: Network, image: torch.Tensor) -> torch.Tensor | None:
     """(K, X, Y, Z) raw output of the network's uncertainty head at the grid of ``image`` (None without one)."""
     model.eval()
-    out = model(image[None])
+    with autocast(image.device, model.bf16):
+        out = model(image[None])
     return None if out.uncertainty is None else out.uncertainty[0].float()

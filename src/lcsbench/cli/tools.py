@@ -65,7 +65,7 @@ def cmd_throughput_map(a: argparse.Namespace) -> None:
     backbone = backbone_settings(get_method(a.methods[0]), cfg)
     if cfg.patch is None:
         raise InputError("--scale-config has no training window (patch: null); the map needs the chosen window")
-    a.chosen_window, a.chosen_batch = list(cfg.patch), cfg.batch_size
+    a.chosen_window, a.chosen_batch, a.chosen_amp = list(cfg.patch), cfg.batch_size, cfg.amp
     a.whole = [s // cfg.grid_factor for s in a.shape]
     out = {o: getattr(a, f"out_{o.replace('-', '_')}") for o in ("map", "layout", "figure", "figure-pdf", "record")}
     run_throughput_map(a, backbone, out)

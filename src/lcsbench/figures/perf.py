@@ -96,9 +96,11 @@ def throughput_map_figure(
     chosen_window: str,
     chosen_batch: int,
     paths: list[str | Path],
+    chosen_precision: str = "fp32",
 ) -> None:
-    """Samples/s against batch for every window (one panel per network, fp32), the share of the
-    matmul peak, and the thread layout of a training job."""
+    """Samples/s against batch for every window (one panel per network, fp32, and bf16 at the
+    chosen window), the share of the matmul peak, and the thread layout of a training job; a star
+    marks the quick scale's step at the precision it resolves to on this device."""
     fp32 = table[table["precision"] == "fp32"]
     nets = list(dict.fromkeys(fp32["net"]))
     windows = list(dict.fromkeys(fp32["window"]))
@@ -112,9 +114,15 @@ def throughput_map_figure(
         bf = table[(table["net"] == net) & (table["precision"] == "bf16")].sort_values("batch")
         if len(bf):
             ax.plot(bf["batch"], bf["samples_per_s"], "x:", color=colour[chosen_window], label=f"{chosen_window} bf16")
-        mark = fp32[(fp32["net"] == net) & (fp32["window"] == chosen_window) & (fp32["batch"] == chosen_batch)]
+        mark = table[
+            (table["net"] == net)
+            & (table["window"] == chosen_window)
+            & (table["batch"] == chosen_batch)
+            & (table["precision"] == chosen_precision)
+        ]
         if len(mark):
-            ax.plot(mark["batch"], mark["samples_per_s"], "*", color="k", ms=12, label="quick scale")
+            label = f"quick scale ({chosen_precision})"
+            ax.plot(mark["batch"], mark["samples_per_s"], "*", color="k", ms=12, label=label)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch")

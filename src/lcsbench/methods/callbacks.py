@@ -39,6 +39,7 @@ class SporadicRejection:
         import torch
 
         from lcsbench.methods.losses import sporadic_errors
+        from lcsbench.models.precision import autocast
 
         model, sampler = trainer.model, trainer.sampler
         if not hasattr(sampler, "ignore"):
@@ -53,7 +54,8 @@ class SporadicRejection:
         masks, n_masked, n_total = {}, 0, 0
         with torch.no_grad():
             for s in sampler.train:
-                out = model(s.image[None])
+                with autocast(s.image.device, trainer.autocast):
+                    out = model(s.image[None]).float()
                 if out.uncertainty is None:
                     raise InputError(f"method {trainer.method.name}: rejection needs the 'uncertainty' head")
                 target = torch.stack([(s.channel(c) >= 0.5).float() for c in range(1, trainer.k + 1)])

@@ -15,7 +15,9 @@ class Network(nn.Module):
     ``heads`` maps a :class:`ModelOutput` field (``seg``, ``uncertainty``, ``cls``) to a module
     and the features it reads: ``"dense"`` (full resolution; its output is cropped to the input
     grid) or ``"bottleneck"``. ``input_size`` is the fixed input size of backbones that need one
-    (inference then uses sliding windows), else ``None``.
+    (inference then uses sliding windows), else ``None``. ``bf16``: inference forward passes run
+    under bf16 autocast (:mod:`lcsbench.models.precision`; set from the run's ``amp`` setting by
+    whoever builds or loads the network; not part of the weights).
     """
 
     def __init__(
@@ -26,6 +28,7 @@ class Network(nn.Module):
         self.heads = nn.ModuleDict({field: module for field, (module, _) in heads.items()})
         self.sources = {field: source for field, (_, source) in heads.items()}
         self.input_size = tuple(input_size) if input_size else None
+        self.bf16 = False
 
     @property
     def cond_channels(self) -> int:

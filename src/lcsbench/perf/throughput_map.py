@@ -31,6 +31,7 @@ from lcsbench.methods.losses import LOSSES
 from lcsbench.methods.optimisers import OPTIMISERS
 from lcsbench.methods.samplers import SAMPLERS
 from lcsbench.models.output import ModelOutput
+from lcsbench.models.precision import precision_name, use_bf16
 from lcsbench.models.unet import pad_to_multiple
 from lcsbench.perf.bench import _flops
 from lcsbench.train.config import TrainConfig
@@ -258,7 +259,10 @@ def run_throughput_map(a, backbone: dict, out: dict[str, str]) -> None:
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False)
         print(df.to_string(index=False), flush=True)
-    throughput_map_figure(table, layout, peak, name, chosen_name, a.chosen_batch, [out["figure"], out["figure-pdf"]])
+    chosen_precision = precision_name(use_bf16(a.chosen_amp, device))
+    throughput_map_figure(
+        table, layout, peak, name, chosen_name, a.chosen_batch, [out["figure"], out["figure-pdf"]], chosen_precision
+    )
     save_json(
         {
             "device": name,
@@ -267,7 +271,12 @@ def run_throughput_map(a, backbone: dict, out: dict[str, str]) -> None:
             "matmul_peak_gflop_per_s": round(peak, 1),
             "backbone": backbone,
             "n_classes": a.n_classes,
-            "chosen": {"window": list(chosen), "batch": a.chosen_batch},
+            "chosen": {
+                "window": list(chosen),
+                "batch": a.chosen_batch,
+                "amp": a.chosen_amp,
+                "precision": chosen_precision,
+            },
         },
         out["record"],
     )

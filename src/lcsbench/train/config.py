@@ -29,7 +29,7 @@ class TrainConfig:
     flip_prob: float = 0.5
     merge_prob: float = 0.5
     label_batch: int = 8
-    amp: str = "none"  # "none" | "bf16" (CUDA only)
+    amp: str = "none"  # "none" | "bf16" | "auto" (lcsbench.models.precision)
     patience: int | None = None  # stop after this many steps without a new best validation Dice (None: run to steps)
     min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``
     ema_decay: float | None = None  # validate and keep an exponential moving average of the weights (None: off)

@@ -36,7 +36,7 @@ from lcsbench.methods.inits import INITS
 from lcsbench.methods.losses import LOSSES
 from lcsbench.methods.optimisers import LR_SCHEDULES, OPTIMISERS
 from lcsbench.methods.samplers import SAMPLERS
-from lcsbench.models import Network
+from lcsbench.models import Network, precision
 from lcsbench.train.config import TrainConfig
 from lcsbench.train.data import Batch, GridSubject
 
@@ -87,9 +87,9 @@ def _sync(device: torch.device) -> None:
 
 
 def train_step(model: Network, opt: torch.optim.Optimizer, loss_fn, batch: Batch, autocast: bool = False) -> float:
-    """One optimiser step on ``batch`` (already on the model's device); returns the loss."""
-    device = batch.image.device
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+    """One optimiser step on ``batch`` (already on the model's device); returns the loss.
+    ``autocast``: the forward pass under bf16 autocast (the loss in fp32)."""
+    with precision.autocast(batch.image.device, autocast):
         output = model(batch.image, batch.atlas)
     loss = loss_fn(output.float(), batch)
     opt.zero_grad(set_to_none=True)
@@ -155,6 +155,7 @@ class Trainer:
         if sampling.cond_channels and atlas is None:
             raise InputError(f"method {method.name!r} is conditioned on an atlas; the split names none")
         self.net_settings = backbone_settings(method, cfg)
+        self.autocast = precision.use_bf16(cfg.amp, device)
         self.settings = {
             "method": method.to_dict(),
             "classes": classes.to_records(),
@@ -164,6 +165,7 @@ class Trainer:
             "train_subjects": [s.name for s in train_set],
             "val_subjects": [s.name for s in val_set],
             "atlas": atlas.name if atlas else None,
+            "precision": precision.precision_name(self.autocast),  # amp resolved on this device
         }
         if init_weights is not None:
             self.settings["init_weights"] = weights_digest(init_weights)
@@ -174,6 +176,7 @@ class Trainer:
         torch.manual_seed(seed)
         model = build_network(method, k, self.net_settings)
         self.init_note = INITS[method.init](model, init_weights)
+        model.bf16 = self.autocast  # validation forward passes as training's (also the EMA copy's)
         self.model = model.to(device)
         self.opt = OPTIMISERS[method.optimiser](self.model.parameters(), cfg)
         self.sched = LR_SCHEDULES[method.lr_schedule](self.opt, cfg)
@@ -191,7 +194,6 @@ class Trainer:
         self.class_weights = CLASS_WEIGHTS[method.class_weights](k, method.class_weight_options)
         self.loss_fn.class_weights = self.class_weights.weights
         self.val_set = [_to(s, device) for s in val_set]
-        self.autocast = cfg.amp == "bf16" and device.type == "cuda"
         self.state = {
             "step": 0,
             "history": [],
@@ -457,4 +459,5 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ne
         model.load_state_dict(state)
     except LOAD_ERRORS as exc:
         bad_file(Path(path), "model file", exc, "rerun snakemake to train it again")
+    model.bf16 = precision.use_bf16(meta["train"].get("amp", "none"), torch.device(device))
     return model.to(device).eval(), meta
