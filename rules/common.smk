@@ -186,6 +186,7 @@ MODEL_PARTS = {}  # (method, class_set) -> class sets of the models a run is pre
 CLASS_SET_STEPS = {}  # class set -> its runs' step cap, where a paper sets one (e.g. more steps for more classes)
 PAPER_TARGETS = []  # figures, tables and statistics of every paper
 BENCH_TARGETS = []  # each paper's performance probes, built by `snakemake bench`
+OPTIONAL_BENCHMARKS = []  # benchmark files (globs below BENCH) of jobs outside the default run
 SUMMARY_SECTIONS = []  # each paper's section of results/summary.md, in order
 
 

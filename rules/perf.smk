@@ -1,5 +1,7 @@
 """Performance benchmark (`snakemake bench`, not part of the default run): memory, inference, throughput."""
 
+OPTIONAL_BENCHMARKS.append("bench/*")  # every `snakemake bench` job's benchmark file lies below bench/
+
 
 rule bench_probes:
     """Training memory vs class count, inference time of every method and variant, training throughput."""
@@ -88,6 +90,7 @@ rule job_seconds:
         md="results/perf/job_seconds.md",
     params:
         root=BENCH,
+        exclude=lambda wildcards: " ".join(shlex.quote(g) for g in OPTIONAL_BENCHMARKS),
     log:
         f"{LOGS}/job_seconds.log",
     benchmark:
@@ -100,4 +103,5 @@ rule job_seconds:
         runtime=5,
         gpu=0,
     shell:
-        "python -m lcsbench job-seconds --root {params.root} --out-table {output.table} --out-md {output.md} > {log} 2>&1"
+        "python -m lcsbench job-seconds --root {params.root} --exclude {params.exclude}"
+        " --out-table {output.table} --out-md {output.md} > {log} 2>&1"

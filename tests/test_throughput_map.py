@@ -93,12 +93,16 @@ def test_scaled_steps_scales_patience_in_whole_validation_intervals():
 
 def test_job_seconds_sums_each_kind(tmp_path):
     for rel, s in [("train/lcs/first2/split1", 10.0), ("train/lcs/first6/split1", 30.0), ("grid/f4/sub-01", 2.0),
-                   ("preprocess/sub-01", 8.0)]:  # fmt: skip
+                   ("preprocess/sub-01", 8.0), ("ablations/long/train/lcs/first2/split1", 99.0),
+                   ("bench/memory", 99.0)]:  # fmt: skip
         f = tmp_path / "bench" / f"{rel}.tsv"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(f"s\th:m:s\tmax_rss\n{s}\t0:00:{int(s):02d}\t100\n")
-    table = job_seconds(tmp_path / "bench", str(tmp_path / "t.csv"), str(tmp_path / "t.md"))
+    table = job_seconds(
+        tmp_path / "bench", str(tmp_path / "t.csv"), str(tmp_path / "t.md"), exclude=["ablations/*", "bench/*"]
+    )
     by_kind = table.set_index("kind")
+    assert table["jobs"].sum() == 4 and not any(k.startswith(("ablations", "bench")) for k in table["kind"])
     assert by_kind.loc["train/lcs", "job_seconds"] == 40.0 and by_kind.loc["train/lcs", "jobs"] == 2
     assert by_kind.loc["preprocess", "jobs"] == 1
     assert table["share"].sum() == pytest.approx(1.0, abs=1e-3)

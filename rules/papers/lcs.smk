@@ -151,7 +151,7 @@ rule memory:
     log:
         f"{LOGS}/memory.log",
     benchmark:
-        f"{BENCH}/experiments/memory.tsv"
+        f"{BENCH}/bench/memory.tsv"
     conda:
         ENV
     threads: 1

@@ -5,6 +5,8 @@ Each ablation reuses the train, predict and evaluate rules with its own settings
 default run's runs and trains only what they lack.
 """
 
+OPTIONAL_BENCHMARKS.append("ablations/*")  # not in the default run's job-seconds
+
 
 wildcard_constraints:
     ablation="|".join(ABLATIONS) or "^$",

@@ -34,7 +34,7 @@ def cmd_job_seconds(a: argparse.Namespace) -> None:
     """Where a run's job-seconds go, by job kind, with the start-up cost of a job (results/perf)."""
     from lcsbench.perf.timing import job_seconds
 
-    job_seconds(a.root, a.out_table, a.out_md)
+    job_seconds(a.root, a.out_table, a.out_md, a.exclude)
 
 
 def cmd_bench(a: argparse.Namespace) -> None:
@@ -126,6 +126,9 @@ def register(sub) -> None:
 
     s = sub.add_parser("job-seconds", help=cmd_job_seconds.__doc__)
     s.add_argument("--root", required=True, help="the run's benchmark folder (work/benchmarks/<dataset>)")
+    s.add_argument(
+        "--exclude", nargs="*", default=[], help="globs below --root of jobs outside the run (e.g. 'ablations/*')"
+    )
     s.add_argument("--out-table", required=True)
     s.add_argument("--out-md", required=True)
     s.set_defaults(func=cmd_job_seconds)

@@ -87,16 +87,23 @@ def job_kind(relative: Path) -> str:
     return "/".join(relative.parts[: min(2, len(relative.parts) - 1)]) or relative.stem
 
 
-def job_seconds(root: str | Path, out_table: str, out_md: str) -> pd.DataFrame:  # noqa: F821
-    """Where a run's job-seconds go: every Snakemake benchmark file below ``root``, summed by job
-    kind, with the measured start-up cost of a job (interpreter and imports) beside it."""
+def job_seconds(
+    root: str | Path, out_table: str, out_md: str, exclude: list[str] | tuple[str, ...] = ()
+) -> pd.DataFrame:  # noqa: F821
+    """Where a run's job-seconds go: every Snakemake benchmark file below ``root`` but those
+    matching a glob of ``exclude`` (relative to ``root``; jobs outside the run, e.g. ``bench/*``),
+    summed by job kind, with the measured start-up cost of a job (interpreter and imports) beside it."""
+    from fnmatch import fnmatch
+
     import pandas as pd
 
     from lcsbench.errors import InputError
     from lcsbench.io import atomic_path
 
     root = Path(root)
-    files = sorted(root.rglob("*.tsv"))
+    files = [
+        f for f in sorted(root.rglob("*.tsv")) if not any(fnmatch(f.relative_to(root).as_posix(), g) for g in exclude)
+    ]
     if not files:
         raise InputError(f"no benchmark files below {root}; run the workflow first")
     rows = []
