@@ -262,9 +262,7 @@ def test_rejection_callback_masks_confident_disagreements_on_schedule():
             return ModelOutput(seg=seg, uncertainty=unc)
 
     sampler = MultiTaskSampler([s], 2, None, 1, 0.0, 0.0, torch.Generator(), None)
-    trainer = SimpleNamespace(
-        model=Net(), sampler=sampler, k=2, method=SimpleNamespace(name="m"), state={"step": 0}, autocast=False
-    )
+    trainer = SimpleNamespace(model=Net(), sampler=sampler, k=2, method=SimpleNamespace(name="m"), state={"step": 0})
     cb = SporadicRejection(start=2, every=4, threshold=0.2)
     cb.start(trainer)  # rejection starts at step 2: nothing masked before
     assert sampler.ignore == {}

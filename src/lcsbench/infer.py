@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 
 from lcsbench.models import Network
-from lcsbench.models.precision import autocast
 
 BACKGROUND_LEVEL = 0.5
 
@@ -28,16 +27,14 @@ BACKGROUND_LEVEL = 0.5
 def segmentation_logits(model: Network, x: torch.Tensor, atlas: torch.Tensor | None = None) -> torch.Tensor:
     """Segmentation logits of a batch; sliding windows (MONAI) where the network needs a fixed input size."""
     if model.input_size is None:
-        with autocast(x.device, model.bf16):
-            return model(x, atlas).seg
+        return model(x, atlas).seg
     from monai.inferers import sliding_window_inference
 
     n = x.shape[1]
     inputs = x if atlas is None else torch.cat([x, atlas], 1)
 
     def window(t: torch.Tensor) -> torch.Tensor:
-        with autocast(t.device, model.bf16):
-            return model(t[:, :n], t[:, n:] if atlas is not None else None).seg
+        return model(t[:, :n], t[:, n:] if atlas is not None else None).seg
 
     return sliding_window_inference(inputs, model.input_size, 1, window, overlap=0.25)
 
@@ -69,14 +66,12 @@ def conditioned_probabilities(
     shape = image.shape[1:]
     shared = shared and model.input_size is None
     if shared:
-        with autocast(x.device, model.bf16):
-            encoded = model.encode(x)
+        encoded = model.encode(x)
     for start in range(0, atlas_masks.shape[0], label_batch):
         masks = atlas_masks[start : start + label_batch]
         atlas = torch.cat([atlas_image.expand(masks.shape[0], *shape)[:, None], masks[:, None]], 1)
         if shared:
-            with autocast(x.device, model.bf16):
-                out = model.decode(model.expand(encoded, masks.shape[0]), model.condition(atlas), shape)
+            out = model.decode(model.expand(encoded, masks.shape[0]), model.condition(atlas), shape)
             yield start, torch.sigmoid(out.seg.float())[:, 0]
         else:
             probs = [
@@ -188,6 +183,5 @@ def masks_above(
 def uncertainty_map(model: Network, image: torch.Tensor) -> torch.Tensor | None:
     """(K, X, Y, Z) raw output of the network's uncertainty head at the grid of ``image`` (None without one)."""
     model.eval()
-    with autocast(image.device, model.bf16):
-        out = model(image[None])
+    out = model(image[None])
     return None if out.uncertainty is None else out.uncertainty[0].float()

@@ -39,7 +39,6 @@ class SporadicRejection:
         import torch
 
         from lcsbench.methods.losses import sporadic_errors
-        from lcsbench.models.precision import autocast
 
         model, sampler = trainer.model, trainer.sampler
         if not hasattr(sampler, "ignore"):
@@ -54,8 +53,7 @@ class SporadicRejection:
         masks, n_masked, n_total = {}, 0, 0
         with torch.no_grad():
             for s in sampler.train:
-                with autocast(s.image.device, trainer.autocast):
-                    out = model(s.image[None]).float()
+                out = model(s.image[None]).float()  # at the model's precision (Network.bf16)
                 if out.uncertainty is None:
                     raise InputError(f"method {trainer.method.name}: rejection needs the 'uncertainty' head")
                 target = torch.stack([(s.channel(c) >= 0.5).float() for c in range(1, trainer.k + 1)])

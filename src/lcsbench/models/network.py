@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_leaves, tree_map
 
 from lcsbench.models.output import ModelOutput
+from lcsbench.models.precision import autocast
 
 
 class Network(nn.Module):
@@ -15,9 +16,10 @@ class Network(nn.Module):
     ``heads`` maps a :class:`ModelOutput` field (``seg``, ``uncertainty``, ``cls``) to a module
     and the features it reads: ``"dense"`` (full resolution; its output is cropped to the input
     grid) or ``"bottleneck"``. ``input_size`` is the fixed input size of backbones that need one
-    (inference then uses sliding windows), else ``None``. ``bf16``: inference forward passes run
-    under bf16 autocast (:mod:`lcsbench.models.precision`; set from the run's ``amp`` setting by
-    whoever builds or loads the network; not part of the weights).
+    (inference then uses sliding windows), else ``None``. ``bf16``: ``encode``, ``condition`` and
+    ``decode`` (so ``forward``) run under bf16 autocast (:mod:`lcsbench.models.precision`; set from
+    the run's ``amp`` setting by whoever builds or loads the network; not part of the weights);
+    outputs may then be bf16, callers cast them with ``.float()``.
     """
 
     def __init__(
@@ -34,12 +36,17 @@ class Network(nn.Module):
     def cond_channels(self) -> int:
         return self.backbone.cond_channels
 
+    def _autocast(self, device: torch.device) -> torch.autocast:
+        return autocast(device, self.bf16)
+
     def encode(self, image: torch.Tensor):
         """Everything of the forward pass that does not depend on the atlas (shared at inference)."""
-        return self.backbone.encode(image)
+        with self._autocast(image.device):
+            return self.backbone.encode(image)
 
     def condition(self, atlas: torch.Tensor) -> torch.Tensor:
-        return self.backbone.condition(atlas)
+        with self._autocast(atlas.device):
+            return self.backbone.condition(atlas)
 
     @staticmethod
     def expand(encoded, n: int):
@@ -47,14 +54,15 @@ class Network(nn.Module):
         return tree_map(lambda t: t.expand(n, *t.shape[1:]), encoded)
 
     def decode(self, encoded, cond: torch.Tensor | None, shape) -> ModelOutput:
-        dense, bottom = self.backbone.decode(encoded, cond)
-        crop = (..., *(slice(0, s) for s in shape))
-        out = {}
-        for field, head in self.heads.items():
-            if self.sources[field] == "dense":
-                out[field] = head(dense)[crop]
-            else:
-                out[field] = head(bottom)
+        with self._autocast(tree_leaves(encoded)[0].device):
+            dense, bottom = self.backbone.decode(encoded, cond)
+            crop = (..., *(slice(0, s) for s in shape))
+            out = {}
+            for field, head in self.heads.items():
+                if self.sources[field] == "dense":
+                    out[field] = head(dense)[crop]
+                else:
+                    out[field] = head(bottom)
         return ModelOutput(**out)
 
     def forward(self, image: torch.Tensor, atlas: torch.Tensor | None = None) -> ModelOutput:

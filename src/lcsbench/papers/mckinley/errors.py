@@ -79,7 +79,6 @@ def error_detection(
     import torch
 
     from lcsbench.methods.losses import LOSSES, sporadic_errors
-    from lcsbench.models.precision import autocast
     from lcsbench.train.loop import load_model
 
     scores = {m: [] for m in models}
@@ -99,9 +98,8 @@ def error_detection(
             kinds.append(kind.flatten())
             near.append(region.flatten())
             for model_name, (model, loss) in nets.items():
-                with torch.no_grad(), autocast(weak.image.device, model.bf16):
-                    out = model(weak.image[None])
-                out = out.float()
+                with torch.no_grad():
+                    out = model(weak.image[None]).float()
                 scores[model_name].append(loss.uncertainty(out.uncertainty[0]).float().flatten())
                 mask = sporadic_errors(out.seg[0], out.uncertainty[0], w.float(), threshold)
                 masked[model_name][:-1] += torch.bincount(kind[mask].long(), minlength=len(KINDS) + 1).numpy()
