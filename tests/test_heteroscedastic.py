@@ -24,7 +24,9 @@ def _batch(target, ignore=None):
 
 
 def _focal_by_hand(p: float, y: float, gamma: float = 2.0) -> float:
-    return -(y * (1 - p) ** gamma * math.log(p) + (1 - y) * p**gamma * math.log(1 - p))
+    """DeepSCAN's focal loss on a soft target: BCE(p, y) (1 - p_t)^γ, p_t = p y + (1 - p)(1 - y)."""
+    bce = -(y * math.log(p) + (1 - y) * math.log(1 - p))
+    return bce * (1 - (p * y + (1 - p) * (1 - y))) ** gamma
 
 
 def test_label_flip_loss_is_eq_1_evaluated_by_hand():
@@ -37,8 +39,10 @@ def test_label_flip_loss_is_eq_1_evaluated_by_hand():
         p = 1 / (1 + math.exp(-a))
         q = 1 / (1 + math.exp(math.exp(b)))  # sigmoid(-exp(s))
         z = float((p > 0.5) != (label == 1))
-        want.append(_focal_by_hand(p, (1 - label) * q + label * (1 - q)) + _focal_by_hand(q, z))
+        want.append(_focal_by_hand(p, (1 - label) * q + label * (1 - q)) + _focal_by_hand(q, z, gamma=0.0))
     assert got == pytest.approx(sum(want) / len(want), rel=1e-10)
+    with_flip_gamma = LOSSES["label-flip"]({"flip_gamma": 2.0}, 1)(ModelOutput(seg, s), _batch(x)).item()
+    assert with_flip_gamma != pytest.approx(got, rel=1e-6)  # the flip term's own γ
     # gradients reach both heads
     seg.requires_grad_(True), s.requires_grad_(True)
     LOSSES["label-flip"]({}, 1)(ModelOutput(seg, s), _batch(x)).backward()
@@ -258,6 +262,8 @@ def test_rejection_callback_masks_confident_disagreements_on_schedule():
     unc = torch.randn(1, 2, 4, 3, 2) * 4
 
     class Net(torch.nn.Module):
+        context = None  # a 3-D network: one view
+
         def forward(self, image, atlas=None):
             return ModelOutput(seg=seg, uncertainty=unc)
 
@@ -362,3 +368,14 @@ def test_predictive_variance_gradient_is_autograds_through_hard_focal():
     for got, want in zip(grads, expected_grads):
         assert torch.allclose(got, want, rtol=1e-5, atol=1e-9)
         assert want.abs().max() > 1e-4  # both inputs do get a gradient
+
+
+def test_label_flip_gradient_reaches_q_through_the_soft_target():
+    """The soft target (1 - x) q + x (1 - q) is not detached (the authors' code): the label term
+    alone moves the flip head."""
+    seg = torch.tensor([1.5, -0.5, 0.2], dtype=torch.float64)
+    s = torch.tensor([0.1, -1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    label_term, _ = LOSSES["label-flip"]({}, 1).terms(seg, s, x)
+    label_term.sum().backward()
+    assert (s.grad.abs() > 1e-6).all()

@@ -4,6 +4,7 @@ analysis, and the summary section."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,20 @@ def test_summary_section_puts_the_papers_numbers_next_to_ours():
     text = section(table, json.loads(json.dumps(stats)), weak)
     assert "*paper: label-flip-rejection*" in text and "0.910" in text  # the paper's putamen Dice
     assert "Against the weak labels the overall ranking is" in text
+    # the floor sentence, against the true labels: all 7 columns compared, every structure above 0.2
+    assert re.search(r"plain-early beats copying the atlas \(atlas-copy\) on \d of the 7 Table 1 structures", text)
+    assert "learns every one of the 7 structures" in text
+
+
+def test_summary_says_when_plain_early_and_late_are_the_same_weights():
+    from lcsbench.papers.mckinley.summary import _words
+
+    rng = np.random.default_rng(3)
+    metrics = _metrics(rng, {})
+    late = metrics[metrics["method"] == "plain-late"]
+    metrics = pd.concat([metrics[metrics["method"] != "plain-early"], late.assign(method="plain-early")])
+    _, stats = table1(metrics, ["aux"])
+    assert any("are the same weights in every split" in line for line in _words(json.loads(json.dumps(stats))))
 
 
 def test_roc_auc_is_monais_with_ties():
@@ -117,3 +132,18 @@ def test_roc_auc_is_monais_with_ties():
     assert roc_auc(score, positive) == pytest.approx(monai, abs=1e-12)
     assert 0.6 < monai < 0.95
     assert np.isnan(roc_auc(score, np.zeros(3000, bool)))
+
+
+def test_holm_family_is_every_structure_an_untested_one_counting_with_p_1():
+    """A structure whose differences are all zero has no Wilcoxon test; it stays in the family
+    (p = 1), so the other structures' p-values are corrected for all of them."""
+    rng = np.random.default_rng(1)
+    m = _metrics(rng, {"label-flip": 0.05})
+    untested = m["class"] == "b"
+    m.loc[untested, "dice"] = 0.0  # every model scores 0 on b: no differences, no test
+    table, _ = table1(m, ["aux"])
+    rows = table[(table["labels"] == "weak") & (table["model"] == "label-flip")].set_index("structure")
+    assert rows.loc["b", "p_wilcoxon"] != rows.loc["b", "p_wilcoxon"]  # NaN: untested
+    assert rows.loc["b", "p_holm"] == 1.0
+    assert rows.loc["a", "p_holm"] == pytest.approx(min(1.0, 2 * rows.loc["a", "p_wilcoxon"]))  # a family of two
+    assert "atlas-copy" in set(table["model"])  # the floor is a row of Table 1

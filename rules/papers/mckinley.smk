@@ -125,7 +125,7 @@ rule mckinley_train:
         ENV
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: (2500 if TRAIN["grid_factor"] > 1 else 30000) * attempt,
+        mem_mb=lambda wildcards, attempt: (2500 if MCK_TRAIN["grid_factor"] > 1 else 30000) * attempt,
         runtime=lambda wildcards, attempt: (30 if SCALE == "quick" else 72 * 60) * attempt,
         gpu=GPU,
     shell:
@@ -152,6 +152,7 @@ rule mckinley_predict:
         structures=mck_structures(),
         grid_dir=grid_dir_of,
         prep_dir=prep_dir_of,
+        model=mck_model_args,
     log:
         f"{LOGS}/mckinley/predict/{MCK_MODEL}.log",
     benchmark:
@@ -166,7 +167,7 @@ rule mckinley_predict:
     shell:
         "python -m lcsbench predict --method {params.run} --class-set structures --structures {params.structures}"
         " --label-table {input.label_table} --split {input.split} --grid-dir {params.grid_dir}"
-        " --prep-dir {params.prep_dir} --model {input.model} --config-key papers.mckinley.structures"
+        " --prep-dir {params.prep_dir} {params.model} --config-key papers.mckinley.structures"
         " --threads {threads} --out-dir {output.predictions} > {log} 2>&1"
 
 
@@ -242,7 +243,7 @@ rule mckinley_curves:
     params:
         structures=" ".join(MCK["table_structures"]),
         auxiliary=" ".join(MCK["auxiliary"]),
-        batch=TRAIN["batch_size"],
+        batch=MCK_TRAIN["batch_size"],
         warmup_steps=MCK_SCHEDULE["warmup"] * MCK_SCHEDULE["restart_steps"],
     log:
         f"{LOGS}/mckinley/curves.log",
@@ -301,7 +302,7 @@ rule mckinley_errors:
         unpack(mck_error_models),
         splits=expand("results/splits/split{split}.json", split=SPLITS),
         weak_grid=expand(weak_grid_file("{subject}"), subject=SUBJECTS),
-        true_grid=expand(grid_file("{subject}"), subject=SUBJECTS),
+        true_grid=expand(grid_file("{subject}", MCK_TRAIN["grid_factor"]), subject=SUBJECTS),
         kind=expand(weak("{subject}", "kind.nii.gz"), subject=SUBJECTS),
         label_table=label_table_path(),
     output:

@@ -12,6 +12,7 @@ if MCK["enabled"]:
     for _name in MCK["table_structures"]:
         if _name not in MCK["structures"]:
             raise WorkflowError(f"papers.mckinley.table_structures: {_name!r} is not one of papers.mckinley.structures")
+MCK_TRAIN = {**TRAIN, **per_scale(MCK["settings"])}  # this experiment's settings at the scale
 WEAK_DIR = f"{WORK}/weak/{DATASET}"
 WEAK_GRID_ROOT = f"{WORK}/grid-weak/{DATASET}"
 MCK_WORK = f"{WORK}/mckinley/{DATASET}"
@@ -36,7 +37,7 @@ def weak_seed(wildcards):
 
 
 def weak_grid_file(subject):
-    return f"{WEAK_GRID_ROOT}/f{TRAIN['grid_factor']}/{subject}.npz"
+    return f"{WEAK_GRID_ROOT}/f{MCK_TRAIN['grid_factor']}/{subject}.npz"
 
 
 def mck_structures():
@@ -53,7 +54,7 @@ def mck_init_input(wildcards):
 
 
 def mck_settings(wildcards):
-    return shlex.quote(json.dumps(MCK_EXP.run_settings(wildcards.run, MCK_SCHEDULE, TRAIN, MCK["rejection_threshold"])))
+    return shlex.quote(json.dumps(MCK_EXP.run_settings(wildcards.run, MCK_SCHEDULE, MCK_TRAIN, MCK["rejection_threshold"])))
 
 
 def mck_seed(wildcards):
@@ -64,7 +65,11 @@ def mck_seed(wildcards):
 
 def mck_model_input(wildcards):
     run, which = MCK_EXP.MODELS[wildcards.model]
-    return {"model": mck_weights(run, wildcards.split, which)}
+    return {"model": mck_weights(run, wildcards.split, which)} if which else {}
+
+
+def mck_model_args(wildcards, input):
+    return f"--model {input.model}" if "model" in input.keys() else ""
 
 
 def mck_metrics():

@@ -5,7 +5,8 @@ network (LCS, paper §2.3) needs one conditioned pass per class; its image encod
 the atlas, so by default it runs once per volume and only the bottleneck and decoder run per
 class, batched over classes; ``shared=False`` runs the paper's full forward pass per class (same
 result up to float rounding). Which of the two a method uses is its sampler's choice
-(:mod:`lcsbench.methods.samplers`). Networks that need a fixed input size are run on sliding
+(:mod:`lcsbench.methods.samplers`). A 2.5D network is run once per view and its logits are
+averaged (:func:`view_outputs`). Networks that need a fixed input size are run on sliding
 windows (``monai.inferers.sliding_window_inference``). Every method then takes, per voxel, the
 class of highest probability, or background where no class reaches 0.5 (a constant-0.5
 background channel in the argmax); exact ties go to the lowest class index, so the label map
@@ -19,13 +20,53 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from lcsbench.models import Network
+from lcsbench.models import ModelOutput, Network
 
 BACKGROUND_LEVEL = 0.5
 
 
+def view_outputs(model: Network, x: torch.Tensor, atlas: torch.Tensor | None = None) -> list[ModelOutput]:
+    """The network's float outputs on a volume batch ``x`` (B, C, X, Y, Z), one per view.
+
+    A 3-D network has one view, itself. A 2.5D network (``model.context`` slices, McKinley et al.)
+    has three: the axial, coronal and sagittal direction in turn become its slice axis, zero-padded
+    by ``context // 2`` at both ends so that every slice is predicted from its neighbours, and the
+    slice plane zero-padded, centred, to a square of the volume's largest extent (as the training
+    samples of :class:`lcsbench.train.data.ViewSampler`); each output is cropped and moved back to
+    (B, K, X, Y, Z).
+    """
+    if model.context is None:
+        return [model(x, atlas).float()]
+    if atlas is not None:
+        raise ValueError("a 2.5D network takes no atlas")
+    h, size = model.context // 2, max(x.shape[2:])
+    outs = []
+    for axis in range(2, x.dim()):
+        v = x.movedim(axis, 2)
+        a, b = v.shape[-2:]
+        pa, pb = (size - a) // 2, (size - b) // 2
+        v = F.pad(v, (pb, size - b - pb, pa, size - a - pa, h, h))
+        out = model(v).float()
+
+        def back(t: torch.Tensor, axis: int = axis, pa: int = pa, pb: int = pb, a: int = a, b: int = b):
+            return t[..., pa : pa + a, pb : pb + b].movedim(2, axis) if t.dim() == x.dim() else t
+
+        outs.append(out.map(back))
+    return outs
+
+
+def mean_output(outs: list[ModelOutput]) -> ModelOutput:
+    """The views' outputs averaged field by field (McKinley et al.: logits averaged over the views)."""
+    if len(outs) == 1:
+        return outs[0]
+    return outs[0].map(lambda *ts: torch.stack(ts).mean(0), *outs[1:])
+
+
 def segmentation_logits(model: Network, x: torch.Tensor, atlas: torch.Tensor | None = None) -> torch.Tensor:
-    """Segmentation logits of a batch; sliding windows (MONAI) where the network needs a fixed input size."""
+    """Segmentation logits of a batch; sliding windows (MONAI) where the network needs a fixed input
+    size; the mean over the views for a 2.5D network (:func:`view_outputs`)."""
+    if model.context is not None:
+        return mean_output(view_outputs(model, x, atlas)).seg
     if model.input_size is None:
         return model(x, atlas).seg
     from monai.inferers import sliding_window_inference
@@ -183,5 +224,5 @@ def masks_above(
 def uncertainty_map(model: Network, image: torch.Tensor) -> torch.Tensor | None:
     """(K, X, Y, Z) raw output of the network's uncertainty head at the grid of ``image`` (None without one)."""
     model.eval()
-    out = model(image[None])
-    return None if out.uncertainty is None else out.uncertainty[0].float()
+    out = mean_output(view_outputs(model, image[None]))
+    return None if out.uncertainty is None else out.uncertainty[0]

@@ -115,7 +115,9 @@ def atlas_copy_predictor(method, ctx: PredictContext) -> Callable:
     path = ctx.prep_dir / ctx.split["atlas"][0] / "labels.nii.gz"
     if not path.is_file():
         raise InputError(f"atlas labels {path} do not exist; run the preprocess rule first")
-    ref_labels = ctx.classes.index_map(np.asarray(nib.load(str(path)).dataobj, np.int64))
+    labels = np.asarray(nib.load(str(path)).dataobj, np.int64)
+    # overlapping structures (McKinley et al.): one mask each, as a network's prediction
+    ref_labels = ctx.classes.masks(labels) if ctx.classes.overlapping else ctx.classes.index_map(labels)
     return lambda subject: ref_labels
 
 

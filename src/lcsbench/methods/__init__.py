@@ -107,9 +107,18 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-#: Shared by McKinley et al.'s networks: one sigmoid task per structure, RMSprop, warm restarts;
-#: the heteroscedastic ones add the uncertainty head and start from the plain warm-up.
-_MULTI_TASK = {"sampler": "multi-task", "loss": "focal", "optimiser": "rmsprop", "lr_schedule": "cosine-restarts"}
+#: Shared by McKinley et al.'s networks: one sigmoid task per structure, the focal loss with the
+#: soft Dice term of the authors' released code, RMSprop, warm restarts; the heteroscedastic ones
+#: add the uncertainty head and start from the plain warm-up. The quick scale trains the 3D U-Net;
+#: the paper's 2.5D network (backbone ``unet-2.5d``, sampler ``multi-task-views``) is ``plain-2.5d``.
+_MULTI_TASK = {
+    "sampler": "multi-task",
+    "loss": "focal",
+    "loss_options": {"dice": 1.0},
+    "optimiser": "rmsprop",
+    "lr_schedule": "cosine-restarts",
+}
+_VIEWS = {"backbone": "unet-2.5d", "sampler": "multi-task-views"}
 _HETEROSCEDASTIC = {
     **{k: v for k, v in _MULTI_TASK.items() if k != "loss"},
     "heads": ("segmentation", "uncertainty"),
@@ -138,7 +147,12 @@ for _m in (
         sampler="label-conditioned",
     ),
     # McKinley et al.: multi-task sigmoid outputs, focal base loss, RMSprop with warm restarts
-    Method("plain", "multi-task 3D U-Net, focal loss (McKinley et al.'s plain network)", **_MULTI_TASK),
+    Method("plain", "multi-task 3D U-Net, focal + soft Dice loss (McKinley et al.'s plain network)", **_MULTI_TASK),
+    Method(
+        "plain-2.5d",
+        "McKinley et al.'s plain network as the paper has it: the 2.5D network on slices of the three views",
+        **{**_MULTI_TASK, **_VIEWS},
+    ),
     Method(
         "plain-warmup",
         "the plain network for the warm-up restarts that start the heteroscedastic ones",

@@ -33,16 +33,23 @@ class Backbone:
 BACKBONES: Registry[Backbone] = Registry("backbone")
 
 
+def _overrides(cfg: TrainConfig, depth_key: str) -> dict:
+    """The scale's overrides of a U-Net preset: pools (as ``depth_key``), normalisation, width."""
+    over = {}
+    if cfg.depth:
+        over[depth_key] = cfg.depth
+    if cfg.norm != "preset":
+        over["norm"] = None if cfg.norm == "none" else cfg.norm
+    if cfg.base_channels:
+        over["base_channels"] = cfg.base_channels
+    return over
+
+
 def _unet(preset: str) -> Backbone:
     def settings(cfg: TrainConfig) -> dict:
         from lcsbench.models.unet import PRESETS
 
-        over = {}
-        if cfg.depth:
-            over["depth"] = cfg.depth
-        if cfg.norm != "preset":
-            over["norm"] = None if cfg.norm == "none" else cfg.norm
-        return {**asdict(PRESETS[preset]), **over}
+        return {**asdict(PRESETS[preset]), **_overrides(cfg, "depth")}
 
     def build(settings: dict, in_channels: int, cond_channels: int):
         from lcsbench.models.unet import UNet3D, UNetConfig
@@ -52,5 +59,28 @@ def _unet(preset: str) -> Backbone:
     return Backbone(settings, build, description=f"3D U-Net, preset {preset!r} (lcsbench.models.unet)")
 
 
+def _unet25d() -> Backbone:
+    def settings(cfg: TrainConfig) -> dict:
+        from lcsbench.models.unet25d import UNet25DConfig
+
+        return {**UNet25DConfig().to_dict(), **_overrides(cfg, "levels")}
+
+    def build(settings: dict, in_channels: int, cond_channels: int):
+        from lcsbench.models.unet25d import UNet25D, UNet25DConfig
+
+        return UNet25D(
+            in_channels, cond_channels, UNet25DConfig(**{**settings, "dilations": tuple(settings["dilations"])})
+        )
+
+    return Backbone(
+        settings,
+        build,
+        conditioning=False,
+        description="McKinley et al.'s 2.5D network: slice stack -> 2-D by 3-D convolutions, "
+        "2-D encoder/decoder, densely connected dilated bottleneck (lcsbench.models.unet25d)",
+    )
+
+
 BACKBONES.register("unet", _unet("paper"))
 BACKBONES.register("unet-original", _unet("original"))
+BACKBONES.register("unet-2.5d", _unet25d())

@@ -18,9 +18,9 @@ CALLBACKS: Registry[Callable] = Registry("training callback")
 class SporadicRejection:
     """McKinley et al. §3: from step ``start`` on, every ``every`` steps, the network runs over the
     training subjects and, until the next pass, the voxels whose prediction disagrees with the
-    (weak) label while the predicted flip probability is below ``threshold`` are left out of the
-    loss (written by hand; no library has it). Needs the label-flip loss's uncertainty head and
-    the multi-task sampler. Each pass's count and share of masked voxels go to
+    (weak) label while the predicted flip probability is below ``threshold`` (in every view of a
+    2.5D network) are left out of the loss (written by hand; no library has it). Needs the
+    label-flip loss's uncertainty head and the multi-task sampler. Each pass's count and share of masked voxels go to
     ``trainer.state["rejection"]``."""
 
     def __init__(self, start: int, every: int, threshold: float):
@@ -38,7 +38,8 @@ class SporadicRejection:
     def _mask(self, trainer) -> None:
         import torch
 
-        from lcsbench.methods.losses import sporadic_errors
+        from lcsbench.infer import view_outputs
+        from lcsbench.methods.losses import sporadic_errors_in_all_views
 
         model, sampler = trainer.model, trainer.sampler
         if not hasattr(sampler, "ignore"):
@@ -53,11 +54,11 @@ class SporadicRejection:
         masks, n_masked, n_total = {}, 0, 0
         with torch.no_grad():
             for s in sampler.train:
-                out = model(s.image[None]).float()  # at the model's precision (Network.bf16)
-                if out.uncertainty is None:
+                outs = view_outputs(model, s.image[None])  # at the model's precision (Network.bf16)
+                if outs[0].uncertainty is None:
                     raise InputError(f"method {trainer.method.name}: rejection needs the 'uncertainty' head")
                 target = torch.stack([(s.channel(c) >= 0.5).float() for c in range(1, trainer.k + 1)])
-                m = sporadic_errors(out.seg[0], out.uncertainty[0], target, self.threshold)
+                m = sporadic_errors_in_all_views(outs, target, self.threshold)
                 masks[s.name] = m
                 n_masked += int(m.sum())
                 n_total += m.numel()

@@ -28,6 +28,21 @@ def _conv1(backbone, out_channels: int, options: dict):
     return nn.Conv3d(backbone.out_features, out_channels, 1)
 
 
+def _segmentation(backbone, out_channels: int, options: dict):
+    """A 1×1 convolution; with option ``prior`` its bias starts at logit(prior), so every sigmoid
+    output starts at that foreground probability (Lin et al.'s initialisation for focal loss)."""
+    import math
+
+    import torch
+
+    conv = _conv1(backbone, out_channels, options)
+    prior = options.get("prior")
+    if prior is not None:
+        with torch.no_grad():
+            conv.bias.fill_(math.log(prior / (1 - prior)))
+    return conv
+
+
 def _subject_classifier(backbone, out_channels: int, options: dict):
     from torch import nn
 
@@ -36,7 +51,10 @@ def _subject_classifier(backbone, out_channels: int, options: dict):
     )
 
 
-HEADS.register("segmentation", Head("seg", "dense", _conv1, "one sigmoid logit per output channel"))
+HEADS.register(
+    "segmentation",
+    Head("seg", "dense", _segmentation, "one sigmoid logit per output channel (option prior: the bias's start)"),
+)
 HEADS.register(
     "uncertainty", Head("uncertainty", "dense", _conv1, "one more map per output channel (log-variance or flip logit)")
 )

@@ -59,16 +59,18 @@ def _dice(options: dict, n_classes: int) -> SoftDice:
 
 
 def soft_focal(logits, target, gamma: float = 2.0):
-    """Per-voxel sigmoid focal loss for soft targets ``y`` in [0, 1] (written by hand).
-
-    ``-[y (1-p)^γ log p + (1-y) p^γ log(1-p)]`` with ``p = sigmoid(logits)``. For hard targets this
-    is MONAI's ``sigmoid_focal_loss`` (without alpha); MONAI's focusing term ``(1 - p_t)^γ`` takes
-    ``p_t`` from a hard target only, so it does not apply to the label-flip loss's soft targets.
-    """
+    """Per-voxel sigmoid focal loss for soft targets ``t`` in [0, 1], as the authors' DeepSCAN code
+    has it (written by hand; MONAI's ``sigmoid_focal_loss`` takes ``p_t`` from a hard target only):
+    ``BCE(logits, t) · (1 - p_t)^γ`` with ``p = sigmoid(logits)``, ``p_t = p t + (1 - p)(1 - t)``.
+    For hard targets this is the usual focal loss (without alpha)."""
+    import torch
     import torch.nn.functional as F
 
-    log_p, log_not_p = F.logsigmoid(logits), F.logsigmoid(-logits)
-    return -(target * (gamma * log_not_p).exp() * log_p + (1 - target) * (gamma * log_p).exp() * log_not_p)
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    if gamma == 0:
+        return bce
+    p = torch.sigmoid(logits)
+    return bce * (p + target - 2 * p * target).pow(gamma)  # 1 - p_t
 
 
 def _masked_mean(loss, ignore):
@@ -79,12 +81,37 @@ def _masked_mean(loss, ignore):
     return (loss * keep).sum() / keep.sum().clamp_min(1.0)
 
 
-class Focal:
-    """MONAI's ``FocalLoss`` on sigmoid outputs (each channel its own binary task), γ = 2 by default."""
+class DiceTerm:
+    """The soft Dice term the authors' DeepSCAN code adds to its focal and label-flip losses:
+    MONAI's ``DiceLoss`` on the sigmoid outputs, ``1 - (2 Σ p y + 1) / (Σ p + Σ y + 1)`` per output
+    channel over the batch, averaged over channels; voxels in ``ignore`` are left out (their
+    logits set to -1e4 and targets to 0, so they add nothing to either sum)."""
 
-    def __init__(self, gamma: float = 2.0):
+    def __init__(self, weight: float):
+        self.weight = weight
+
+    @functools.cached_property
+    def dice(self):
+        from monai.losses import DiceLoss  # at the first call, as SoftDice's
+
+        return DiceLoss(sigmoid=True, batch=True, smooth_nr=1.0, smooth_dr=1.0)
+
+    def __call__(self, logits, target, ignore):
+        if not self.weight:
+            return 0.0
+        if ignore is not None:
+            logits, target = logits.masked_fill(ignore, -1e4), target.masked_fill(ignore, 0.0)
+        return self.weight * self.dice(logits, target)
+
+
+class Focal:
+    """MONAI's ``FocalLoss`` on sigmoid outputs (each channel its own binary task), γ = 2 by default,
+    plus ``dice`` times :class:`DiceTerm` (0: none)."""
+
+    def __init__(self, gamma: float = 2.0, dice: float = 0.0):
         self.gamma = gamma
         self.class_weights = None
+        self.dice = DiceTerm(dice)
 
     @functools.cached_property
     def focal(self):
@@ -93,7 +120,8 @@ class Focal:
         return FocalLoss(gamma=self.gamma, use_softmax=False, reduction="none")
 
     def __call__(self, output, batch):
-        return _masked_mean(self.focal(output.seg, batch.target), batch.ignore)
+        focal = _masked_mean(self.focal(output.seg, batch.target), batch.ignore)
+        return focal + self.dice(output.seg, batch.target, batch.ignore)
 
 
 def hard_focal(signed_logits, gamma: float = 2.0):
@@ -116,9 +144,10 @@ class PredictiveVariance:
 
     uncertainty_name = "sigma"
 
-    def __init__(self, gamma: float = 2.0, samples: int = 10):
+    def __init__(self, gamma: float = 2.0, samples: int = 10, dice: float = 0.0):
         self.class_weights = None
         self.gamma, self.samples = gamma, samples
+        self.dice = DiceTerm(dice)
 
     @staticmethod
     def uncertainty(raw):
@@ -132,7 +161,7 @@ class PredictiveVariance:
             raise ValueError("the predictive-variance loss needs the method's 'uncertainty' head")
         sign = 2 * batch.target - 1
         loss = MonteCarloFocal.apply(output.seg, output.uncertainty, sign, self.samples, self.gamma)
-        return _masked_mean(loss, batch.ignore)
+        return _masked_mean(loss, batch.ignore) + self.dice(output.seg, batch.target, batch.ignore)
 
 
 #: s is clamped so that q = sigmoid(-exp(s)) stays strictly inside (0, 0.5) in float32.
@@ -152,19 +181,24 @@ def flip_probability(s):
 
 
 class LabelFlip:
-    """The label-flip loss of McKinley et al., Eq. 1 (written by hand; no library has it).
+    """The label-flip loss of McKinley et al., Eq. 1, in the form of the authors' DeepSCAN code
+    (written by hand; no library has it).
 
-    ``L(p, (1-x) q + x (1-q)) + L(q, z)``: p from the segmentation logits, q from the
-    ``uncertainty`` head (:func:`flip_probability`), x the (weak) label, z whether the prediction
-    thresholded at p = 0.5 disagrees with x; L the soft-target focal loss (:func:`soft_focal`).
-    Voxels in ``batch.ignore`` (sporadic-error rejection) are left out.
+    ``L_γ(p, (1-x) q + x (1-q)) + L_γflip(q, z)``: p from the segmentation logits, q from the
+    ``uncertainty`` head (:func:`flip_probability`, the logit -exp(s)), x the (weak) label, z whether
+    the prediction (logit > 0) disagrees with x; L the focal loss on soft targets
+    (:func:`soft_focal`). The soft target is not detached, so the label term also trains q; z
+    carries no gradient. The flip term has its own γ (``flip_gamma``; 0, plain cross-entropy, in
+    the released code). Each term is a mean over the voxels not in ``batch.ignore`` (sporadic-error
+    rejection). ``dice``: the weight of the released code's :class:`DiceTerm` on the (weak) label.
     """
 
     uncertainty_name = "flip_probability"
 
-    def __init__(self, gamma: float = 2.0):
+    def __init__(self, gamma: float = 2.0, flip_gamma: float = 0.0, dice: float = 0.0):
         self.class_weights = None
-        self.gamma = gamma
+        self.gamma, self.flip_gamma = gamma, flip_gamma
+        self.dice = DiceTerm(dice)
 
     @staticmethod
     def uncertainty(raw):
@@ -176,13 +210,14 @@ class LabelFlip:
         q = flip_probability(flip_logits)
         soft = (1 - target) * q + target * (1 - q)
         z = ((seg_logits > 0).to(target) != target).to(target).detach()
-        return soft_focal(seg_logits, soft, self.gamma), soft_focal(flip_logit(flip_logits), z, self.gamma)
+        return soft_focal(seg_logits, soft, self.gamma), soft_focal(flip_logit(flip_logits), z, self.flip_gamma)
 
     def __call__(self, output, batch):
         if output.uncertainty is None:
             raise ValueError("the label-flip loss needs the method's 'uncertainty' head")
         label_term, flip_term = self.terms(output.seg, output.uncertainty, batch.target)
-        return _masked_mean(label_term + flip_term, batch.ignore)
+        eq1 = _masked_mean(label_term, batch.ignore) + _masked_mean(flip_term, batch.ignore)
+        return eq1 + self.dice(output.seg, batch.target, batch.ignore)
 
 
 def sporadic_errors(seg_logits, flip_logits, target, threshold: float = 1e-3):
@@ -192,16 +227,37 @@ def sporadic_errors(seg_logits, flip_logits, target, threshold: float = 1e-3):
     return disagree & (flip_probability(flip_logits) < threshold)
 
 
+def sporadic_errors_in_all_views(outputs, target, threshold: float = 1e-3):
+    """:func:`sporadic_errors` of every view's output (``lcsbench.infer.view_outputs``, batch of one)
+    together: a voxel counts where it does in every view (McKinley et al.: "disagreed with the
+    ground truth in all three of the sagittal, coronal and axial views with low flip probability")."""
+    mask = None
+    for out in outputs:
+        if out.uncertainty is None:
+            raise ValueError("sporadic-error rejection needs the 'uncertainty' head")
+        m = sporadic_errors(out.seg[0], out.uncertainty[0], target, threshold)
+        mask = m if mask is None else mask & m
+    return mask
+
+
 @LOSSES.register("focal")
 def _focal(options: dict, n_classes: int) -> Focal:
-    return Focal(gamma=float(options.get("gamma", 2.0)))
+    return Focal(gamma=float(options.get("gamma", 2.0)), dice=float(options.get("dice", 0.0)))
 
 
 @LOSSES.register("predictive-variance")
 def _predictive_variance(options: dict, n_classes: int) -> PredictiveVariance:
-    return PredictiveVariance(gamma=float(options.get("gamma", 2.0)), samples=int(options.get("samples", 10)))
+    return PredictiveVariance(
+        gamma=float(options.get("gamma", 2.0)),
+        samples=int(options.get("samples", 10)),
+        dice=float(options.get("dice", 0.0)),
+    )
 
 
 @LOSSES.register("label-flip")
 def _label_flip(options: dict, n_classes: int) -> LabelFlip:
-    return LabelFlip(gamma=float(options.get("gamma", 2.0)))
+    return LabelFlip(
+        gamma=float(options.get("gamma", 2.0)),
+        flip_gamma=float(options.get("flip_gamma", 0.0)),
+        dice=float(options.get("dice", 0.0)),
+    )

@@ -58,7 +58,7 @@ class AllClasses(_Sampling):
     def out_channels(self, n_classes: int) -> int:
         return n_classes
 
-    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None, context=None):
         from lcsbench.train.data import AllClassesSampler
 
         return AllClassesSampler(
@@ -84,7 +84,7 @@ class LabelConditioned(_Sampling):
     def out_channels(self, n_classes: int) -> int:
         return 1
 
-    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None, context=None):
         from lcsbench.train.data import ConditionedSampler
 
         return ConditionedSampler(
@@ -101,16 +101,26 @@ class LabelConditioned(_Sampling):
         return conditioned_probabilities(model, image, atlas_image, masks, label_batch, shared)
 
 
+def _multi_task_args(train, n_classes: int, cfg, generator, patch) -> tuple:
+    """The positional arguments of a multi-task sampler (no atlas, no label merging)."""
+    return train, n_classes, None, cfg.batch_size, cfg.flip_prob, 0.0, generator, patch
+
+
+def _multi_task_kw(cfg, classes) -> dict:
+    """Mirror order of the structures (for rejection masks under L/R flips) and window balance."""
+    mirror_order = classes.mirror_order() if classes is not None and cfg.flip_prob > 0 else None
+    return {"mirror_order": mirror_order, "balance": cfg.structure_balance}
+
+
 class MultiTask(AllClasses):
     """McKinley et al.: every structure its own binary task (structures may overlap), one forward
     pass per volume; validated and predicted per structure (sigmoid > 0.5), not by argmax."""
 
-    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None):
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None, context=None):
         from lcsbench.train.data import MultiTaskSampler
 
-        mirror_order = classes.mirror_order() if classes is not None and cfg.flip_prob > 0 else None
         return MultiTaskSampler(
-            train, n_classes, None, cfg.batch_size, cfg.flip_prob, 0.0, generator, patch, mirror_order=mirror_order
+            *_multi_task_args(train, n_classes, cfg, generator, patch), **_multi_task_kw(cfg, classes)
         )
 
     def validation_scores(self, method, model, val, atlas, n_classes: int, label_batch: int):
@@ -134,6 +144,40 @@ class MultiTask(AllClasses):
         return masks_above(chunks, factor, order)
 
 
+class MultiTaskViews(MultiTask):
+    """McKinley et al.'s 2.5D training: multi-task targets on the centre slice of a stack of the
+    network's ``context`` slices, from a random view per sample, with the paper's augmentation
+    (:class:`lcsbench.train.data.ViewSampler`); inference averages the three views' logits
+    (:func:`lcsbench.infer.view_outputs`). Needs a 2.5D backbone."""
+
+    def make(self, train, n_classes: int, atlas, cfg, generator, patch, classes=None, context=None):
+        from lcsbench.errors import InputError
+        from lcsbench.train.data import ViewSampler
+
+        if context is None:
+            raise InputError("the multi-task-views sampler needs a 2.5D backbone (one with a slice context)")
+        return ViewSampler(
+            *_multi_task_args(train, n_classes, cfg, generator, None),
+            **_multi_task_kw(cfg, classes),
+            slices=context,
+            rotate=cfg.rotate,
+            intensity=cfg.intensity,
+            crop=cfg.view_crop,
+        )
+
+    def random_batch(self, batch: int, n_classes: int, grid: list[int], device, context: int = 7):
+        """A batch of ``context``-slice stacks, square in-plane at the grid's largest extent."""
+        import torch
+
+        from lcsbench.train.data import Batch
+
+        size = max(grid)
+        image = torch.randn(batch, 1, context, size, size, device=device)
+        target = (torch.rand(batch, n_classes, 1, size, size, device=device) > 0.9).float()
+        return Batch(image, target, None, [], [])
+
+
 SAMPLERS.register("all-classes", AllClasses())
 SAMPLERS.register("multi-task", MultiTask())
+SAMPLERS.register("multi-task-views", MultiTaskViews())
 SAMPLERS.register("label-conditioned", LabelConditioned())

@@ -36,6 +36,11 @@ class Network(nn.Module):
     def cond_channels(self) -> int:
         return self.backbone.cond_channels
 
+    @property
+    def context(self) -> int | None:
+        """Slices of a 2.5D backbone's input stack (inference runs it per view), None for a 3-D one."""
+        return getattr(self.backbone, "context", None)
+
     def _autocast(self, device: torch.device) -> torch.autocast:
         return autocast(device, self.bf16)
 

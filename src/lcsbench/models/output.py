@@ -20,6 +20,14 @@ class ModelOutput:
     uncertainty: torch.Tensor | None = None
     cls: torch.Tensor | None = None
 
+    def map(self, fn, *others: ModelOutput) -> ModelOutput:
+        """``fn`` applied to every tensor field (with the same field of ``others``); None stays None."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = None if value is None else fn(value, *(getattr(o, f.name) for o in others))
+        return replace(self, **out)
+
     def float(self) -> ModelOutput:
         """Every tensor in float32 (losses are computed outside autocast)."""
         return replace(

@@ -22,6 +22,7 @@ class TrainConfig:
     grid_factor: int = 1
     depth: int | None = None  # overrides the backbone preset's depth (quick scale)
     norm: str = "preset"  # overrides the preset's normalisation: "none" | "batch" | "instance"
+    base_channels: int | None = None  # overrides the backbone preset's width (channels at full resolution)
     warmup_steps: int = 0  # linear learning-rate warm-up
     batch_size: int = 2
     patch: tuple[int, int, int] | None = None  # training window at the training grid (None = whole volume)
@@ -29,6 +30,10 @@ class TrainConfig:
     flip_prob: float = 0.5
     merge_prob: float = 0.5
     label_batch: int = 8
+    rotate: float = 0.0  # in-plane rotation of 2.5D samples, uniform in ± this many degrees
+    intensity: float = 0.0  # global intensity rescale (1 ± this) and shift (± this) of 2.5D samples
+    view_crop: int | None = None  # 2.5D samples: in-plane crop (None: the whole slice)
+    structure_balance: float = 0.0  # multi-task windows centred on structure k with p ∝ volume_k ** -this
     amp: str = "none"  # "none" | "bf16" | "auto" (lcsbench.models.precision)
     patience: int | None = None  # stop after this many steps without a new best validation Dice (None: run to steps)
     min_delta: float = 0.0  # the least gain in validation Dice that counts as an improvement for ``patience``

@@ -229,10 +229,17 @@ class MultiTaskSampler(Sampler):
     structure. ``ignore`` (subject name -> (K, X, Y, Z) bool, set by the sporadic-error rejection
     callback) leaves voxels out of the loss; a flipped sample takes its mirror channels' masks."""
 
-    def __init__(self, *args, mirror_order: list[int] | None = None, **kwargs):
+    def __init__(self, *args, mirror_order: list[int] | None = None, balance: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.mirror_order = mirror_order
         self.ignore: dict[str, torch.Tensor] = {}
+        # the structure a window is centred on: uniform (balance 0), or with probability proportional
+        # to its mean volume in the training subjects to the power -balance (small ones more often)
+        self.structure_p = None
+        if balance:
+            volume = torch.tensor([sum(float(t.channel(k).sum()) for t in self.train) for k in range(1, self.k + 1)])
+            w = volume.clamp_min(1.0).pow(-balance)
+            self.structure_p = torch.cumsum(w / w.sum(), 0)
 
     def _draw(self, s, flip):
         group = list(range(1, self.k + 1))
@@ -242,7 +249,9 @@ class MultiTaskSampler(Sampler):
         return (super()._target(s, classes, flip, window) >= 0.5).float()
 
     def _window_channel(self):
-        return self._int(self.k)
+        if self.structure_p is None:
+            return self._int(self.k)
+        return min(int(torch.searchsorted(self.structure_p, self._uniform())), self.k - 1)
 
     def _ignore(self, s, flip):
         if not self.ignore:
@@ -275,3 +284,101 @@ class ConditionedSampler(Sampler):
 
     def _window_channel(self):
         return 0
+
+
+class ViewSampler(MultiTaskSampler):
+    """McKinley et al.'s 2.5D samples: per sample a random subject, L/R flip, view axis (axial,
+    coronal or sagittal) and centre slice through a voxel of a random structure; the input is the
+    ``slices`` slices around it (zeros beyond the volume), the target every structure on the centre
+    slice (image (B, 1, slices, S, S), target (B, K, 1, S, S)). In-plane every view is zero-padded,
+    centred, to the volume's largest extent S, so one batch may mix views; with ``crop`` the plane
+    is then cropped to ``crop`` × ``crop`` around that voxel (at a random place in the crop). Augmentation (the
+    paper's, written by hand: no kept library rotates a slice stack with its multi-task target):
+    the L/R flip, a rotation in the slice plane by a uniform angle in ±``rotate`` degrees (about the
+    view's axis, a principal axis; image bilinear, targets bilinear then ≥ 0.5), and a global
+    intensity rescale and shift (uniform in 1 ± ``intensity`` and ± ``intensity``)."""
+
+    def __init__(
+        self, *args, slices: int = 7, rotate: float = 0.0, intensity: float = 0.0, crop: int | None = None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.slices, self.rotate, self.intensity = slices, rotate, intensity
+        self.size = max(self.train[0].image.shape[1:])
+        self.crop = None if crop is None or crop >= self.size else crop
+
+    def _between(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * self._uniform()
+
+    def _square(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` (..., A, B) zero-padded, centred, to (..., S, S)."""
+        a, b = t.shape[-2:]
+        pa, pb = self.size - a, self.size - b
+        return torch.nn.functional.pad(t, (pb // 2, pb - pb // 2, pa // 2, pa - pa // 2))
+
+    def _rotated(self, t: torch.Tensor, angle: float, mode: str) -> torch.Tensor:
+        """(C, S, S) rotated by ``angle`` radians about its centre (zeros enter at the corners)."""
+        import math
+
+        c, s = math.cos(angle), math.sin(angle)
+        theta = torch.tensor([[[c, -s, 0.0], [s, c, 0.0]]], dtype=torch.float32, device=t.device)
+        grid = torch.nn.functional.affine_grid(theta, (1, *t.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(t[None].float(), grid, mode=mode, align_corners=False)[0]
+
+    def sample(self) -> Batch:
+        import math
+
+        h = self.slices // 2
+        images, targets, ignores, groups, flips = [], [], [], [], []
+        for _ in range(self.batch_size):
+            s = self.train[self._int(len(self.train))]
+            flip = self._uniform() < self.flip_prob
+            axis = self._int(3)
+            k = self._window_channel() + 1
+            shape = s.image.shape[1:]
+            voxel = self._voxel(self._target(s, [k], flip, None))
+            centre = voxel[axis]
+            img = s.image.flip(1) if flip else s.image
+            stack = torch.nn.functional.pad(img.movedim(1 + axis, 1), (0, 0, 0, 0, h, h))[
+                :, centre : centre + 2 * h + 1
+            ]
+            window = tuple(slice(centre, centre + 1) if a == axis else slice(0, shape[a]) for a in range(3))
+            tgt = torch.stack([self._target(s, [c], flip, window) for c in range(1, self.k + 1)]).movedim(1 + axis, 1)
+            ign = self._ignore(s, flip)
+            if ign is not None:
+                ign = (ign.flip(1) if flip else ign)[(slice(None), *window)].movedim(1 + axis, 1)
+            stack, tgt = self._square(stack[0]), self._square(tgt[:, 0])  # (slices, S, S), (K, S, S)
+            ign = None if ign is None else self._square(ign[:, 0])
+            if self.crop:  # a crop of the plane holding the voxel at a random place
+                plane = [a for a in range(3) if a != axis]
+                box = []
+                for a in plane:
+                    offset = (self.size - shape[a]) // 2  # of the centred square padding
+                    lo = voxel[a] + offset - self._int(self.crop)
+                    box.append(slice(min(max(lo, 0), self.size - self.crop), None))
+                box = [slice(b.start, b.start + self.crop) for b in box]
+                stack, tgt = stack[(slice(None), *box)], tgt[(slice(None), *box)]
+                ign = None if ign is None else ign[(slice(None), *box)]
+            if self.rotate:
+                angle = math.radians(self._between(-self.rotate, self.rotate))
+                stack = self._rotated(stack, angle, "bilinear")
+                tgt = (self._rotated(tgt, angle, "bilinear") >= 0.5).float()
+                if ign is not None:
+                    ign = self._rotated(ign, angle, "nearest") > 0.5
+            if self.intensity:
+                scale = self._between(1 - self.intensity, 1 + self.intensity)
+                stack = stack * scale + self._between(-self.intensity, self.intensity)
+            images.append(stack[None])
+            targets.append(tgt[:, None])
+            if ign is not None:
+                ignores.append(ign[:, None])
+            groups.append(list(range(1, self.k + 1)))
+            flips.append(flip)
+        ignore = torch.stack(ignores) if ignores else None
+        return Batch(torch.stack(images), torch.stack(targets), None, groups, flips, ignore)
+
+    def _voxel(self, mask: torch.Tensor) -> list[int]:
+        """A random voxel of ``mask`` (anywhere if it is empty)."""
+        voxels = torch.nonzero(mask > 0)
+        if len(voxels):
+            return voxels[self._int(len(voxels))].tolist()
+        return [self._int(n) for n in mask.shape]

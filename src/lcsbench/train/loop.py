@@ -178,6 +178,11 @@ class Trainer:
         self.init_note = INITS[method.init](model, init_weights)
         model.bf16 = self.autocast  # validation forward passes as training's (also the EMA copy's)
         self.model = model.to(device)
+        if (cfg.rotate or cfg.intensity) and self.model.context is None:
+            raise InputError(
+                f"method {method.name}: rotate and intensity augment 2.5D samples; backbone {method.backbone} "
+                "is 3-D (set them to 0)"
+            )
         self.opt = OPTIMISERS[method.optimiser](self.model.parameters(), cfg)
         self.sched = LR_SCHEDULES[method.lr_schedule](self.opt, cfg)
         self.gen = torch.Generator().manual_seed(seed)
@@ -188,7 +193,14 @@ class Trainer:
             patch = fixed
         # subjects live on the training device, so cropping, flips and masks run there (no data stall)
         self.sampler = sampling.make(
-            [_to(s, device) for s in train_set], k, self.atlas, cfg, self.gen, patch, classes=classes
+            [_to(s, device) for s in train_set],
+            k,
+            self.atlas,
+            cfg,
+            self.gen,
+            patch,
+            classes=classes,
+            context=self.model.context,
         )
         self.loss_fn = LOSSES[method.loss](method.loss_options, k)
         self.class_weights = CLASS_WEIGHTS[method.class_weights](k, method.class_weight_options)

@@ -78,7 +78,8 @@ def error_detection(
     Returns (AUC per model and error kind; rejection-mask precision per model)."""
     import torch
 
-    from lcsbench.methods.losses import LOSSES, sporadic_errors
+    from lcsbench.infer import mean_output, view_outputs
+    from lcsbench.methods.losses import LOSSES, sporadic_errors_in_all_views
     from lcsbench.train.loop import load_model
 
     scores = {m: [] for m in models}
@@ -99,9 +100,10 @@ def error_detection(
             near.append(region.flatten())
             for model_name, (model, loss) in nets.items():
                 with torch.no_grad():
-                    out = model(weak.image[None]).float()
+                    outs = view_outputs(model, weak.image[None])
+                out = mean_output(outs)
                 scores[model_name].append(loss.uncertainty(out.uncertainty[0]).float().flatten())
-                mask = sporadic_errors(out.seg[0], out.uncertainty[0], w.float(), threshold)
+                mask = sporadic_errors_in_all_views(outs, w.float(), threshold)
                 masked[model_name][:-1] += torch.bincount(kind[mask].long(), minlength=len(KINDS) + 1).numpy()
                 masked[model_name][-1] += int((mask & err).sum())
     kind, error = torch.cat(kinds).numpy(), torch.cat(errors).numpy()

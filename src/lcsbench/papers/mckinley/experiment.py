@@ -6,8 +6,11 @@ from __future__ import annotations
 #: The trained runs, in the order they depend on each other (``init_from`` of lcsbench.methods).
 RUNS = ("plain", "plain-warmup", "predictive-variance", "label-flip", "label-flip-rejection")
 
-#: Table 1's rows: model -> (trained run, weights: "best" on validation or "last").
+#: Table 1's rows: model -> (run or untrained method, weights: "best" on validation, "last", or
+#: None for a method with nothing to train). ``atlas-copy``: the split's atlas label map (its
+#: reference labels) as every test subject's prediction, the floor a network must beat.
 MODELS = {
+    "atlas-copy": ("atlas-copy", None),
     "plain-early": ("plain", "best"),
     "plain-late": ("plain", "last"),
     "predictive-variance": ("predictive-variance", "last"),
