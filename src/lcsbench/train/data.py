@@ -140,16 +140,19 @@ class Sampler(ABC):
         """A ``patch`` window inside the volume holding a random voxel of ``mask`` (anywhere if empty)."""
         shape = mask.shape
         size = [min(p, s) for p, s in zip(self.patch, shape)]
-        voxels = torch.nonzero(mask > 0)
-        if len(voxels):
-            centre = voxels[self._int(len(voxels))].tolist()
-        else:
-            centre = [self._int(s) for s in shape]
+        centre = self._voxel(mask)
         window = []
         for c, p, s in zip(centre, size, shape):
             lo = min(max(c - self._int(p), 0), s - p)
             window.append(slice(lo, lo + p))
         return tuple(window)
+
+    def _voxel(self, mask: torch.Tensor) -> list[int]:
+        """A random voxel of ``mask`` (anywhere if it is empty)."""
+        voxels = torch.nonzero(mask > 0)
+        if len(voxels):
+            return voxels[self._int(len(voxels))].tolist()
+        return [self._int(n) for n in mask.shape]
 
     @abstractmethod
     def _draw(self, s: GridSubject, flip: bool) -> tuple[list[int], list[list[int]], torch.Tensor | None]:
@@ -375,10 +378,3 @@ class ViewSampler(MultiTaskSampler):
             flips.append(flip)
         ignore = torch.stack(ignores) if ignores else None
         return Batch(torch.stack(images), torch.stack(targets), None, groups, flips, ignore)
-
-    def _voxel(self, mask: torch.Tensor) -> list[int]:
-        """A random voxel of ``mask`` (anywhere if it is empty)."""
-        voxels = torch.nonzero(mask > 0)
-        if len(voxels):
-            return voxels[self._int(len(voxels))].tolist()
-        return [self._int(n) for n in mask.shape]
